@@ -1,0 +1,243 @@
+"""Delivering the outbox: claim due rows with a lease, send over one connection, record.
+
+Guarantee: every notification is delivered at least once. A row is marked sent right
+after the mail server accepts it, so a duplicate is possible only if the process dies
+between that acceptance and the database write (the next sender retries after the lease).
+"""
+
+import contextlib
+import logging
+import smtplib
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.mail import get_connection
+from django.core.mail.backends.base import BaseEmailBackend
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from notifications.emails import build_message
+from notifications.models import DeliveryStatus, Notification
+from tickets.models import Ticket
+from tickets.sla import Announcement
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class DeliveryReport:
+    sent: int = 0
+    retrying: int = 0
+    failed: int = 0
+    skipped: int = 0
+    errors: list[str] = field(default_factory=list)
+
+    def add(self, other: "DeliveryReport") -> None:
+        self.sent += other.sent
+        self.retrying += other.retrying
+        self.failed += other.failed
+        self.skipped += other.skipped
+        self.errors.extend(other.errors)
+
+
+class DeliveryError(Exception):
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff after the n-th failed attempt: base, 2*base, 4*base ... capped."""
+    seconds = settings.SLA_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
+    return timedelta(seconds=min(seconds, settings.SLA_RETRY_MAX_SECONDS))
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    ticket_ids: list[int] | None = None,
+    max_batches: int = 1000,
+) -> DeliveryReport:
+    """Send every pending notification due by `now`, batch after batch."""
+    report = DeliveryReport()
+    batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
+    for _ in range(max_batches):
+        claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
+        if not claimed:
+            break
+        report.add(send_batch(claimed))
+        if len(claimed) < batch_size:
+            break
+    return report
+
+
+def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> list[Notification]:
+    """Take up to `limit` due rows for one lease; other senders skip them until it ends."""
+    lease_end = now + timedelta(seconds=settings.SLA_DELIVERY_LEASE_SECONDS)
+    with transaction.atomic():
+        due = Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+        if ticket_ids is not None:
+            due = due.filter(ticket_id__in=ticket_ids)
+        ids = list(
+            due.select_for_update(skip_locked=True)
+            .order_by("next_attempt_at", "id")
+            .values_list("id", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Notification.objects.filter(pk__in=ids).update(
+            attempts=F("attempts") + 1, next_attempt_at=lease_end
+        )
+    return list(
+        Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
+        .select_related("ticket__owner")
+        .order_by("next_attempt_at", "id")
+    )
+
+
+def send_batch(claimed: list[Notification]) -> DeliveryReport:
+    """Send claimed notifications over one connection, recording each outcome at once."""
+    report = DeliveryReport()
+    started = time.monotonic()
+    # Stop well before the lease ends so no other sender can claim a row still in hand.
+    budget = settings.SLA_DELIVERY_LEASE_SECONDS * 0.5
+    connection = get_connection(fail_silently=False)
+    opened = False
+    try:
+        for index, notification in enumerate(claimed):
+            if time.monotonic() - started > budget:
+                _release(claimed[index:])
+                break
+            recipient = notification.ticket.owner.email
+            if not recipient:
+                _mark_skipped(notification)
+                report.skipped += 1
+                continue
+            if not opened:
+                try:
+                    connection.open()
+                    opened = True
+                except (smtplib.SMTPException, OSError) as error:
+                    # Unreachable: this attempt fails for the whole batch at once, rather
+                    # than waiting for a timeout once per message.
+                    failure = DeliveryError(f"cannot connect: {error}", permanent=False)
+                    for unsent in claimed[index:]:
+                        _record_failure(unsent, failure, report)
+                    break
+            try:
+                _send(connection, notification, recipient)
+            except DeliveryError as error:
+                _close_quietly(connection)  # its state is unknown; reopen for the next one
+                opened = False
+                _record_failure(notification, error, report)
+                continue
+            _mark_sent(notification, recipient)
+            report.sent += 1
+    finally:
+        _close_quietly(connection)
+    return report
+
+
+def _send(connection: BaseEmailBackend, notification: Notification, recipient: str) -> None:
+    message = build_message(
+        notification, recipient=recipient, now=timezone.now(), connection=connection
+    )
+    try:
+        connection.send_messages([message])
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        raise DeliveryError(
+            f"recipient refused: {error.recipients}", permanent=permanent
+        ) from error
+    except smtplib.SMTPDataError as error:
+        raise DeliveryError(
+            f"{error.smtp_code} {error.smtp_error!r}", permanent=500 <= error.smtp_code < 600
+        ) from error
+    except smtplib.SMTPResponseException as error:
+        # Sender refused, authentication and the like: configuration, not this message.
+        raise DeliveryError(f"{error.smtp_code} {error.smtp_error!r}", permanent=False) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise DeliveryError(f"{type(error).__name__}: {error}", permanent=False) from error
+
+
+def _close_quietly(connection: BaseEmailBackend) -> None:
+    # A broken connection is being thrown away anyway.
+    with contextlib.suppress(Exception):
+        connection.close()
+
+
+def _mark_sent(notification: Notification, recipient: str) -> None:
+    now = timezone.now()
+    updated = Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENT,
+        sent_at=now,
+        recipient=recipient,
+        next_attempt_at=None,
+        last_error="",
+    )
+    if not updated:
+        # Cancelled while in flight: keep it cancelled but record the truth.
+        Notification.objects.filter(pk=notification.pk).update(
+            sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
+        )
+    if notification.kind == Announcement.WARNING:
+        Ticket.objects.filter(
+            pk=notification.ticket_id, deadline=notification.deadline, warning_sent_at__isnull=True
+        ).update(warning_sent_at=now)
+
+
+def _mark_skipped(notification: Notification) -> None:
+    Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error="owner has no email address"
+    )
+
+
+def _record_failure(
+    notification: Notification, error: DeliveryError, report: DeliveryReport
+) -> None:
+    attempts = notification.attempts  # already counts this attempt (see claim)
+    give_up = error.permanent or attempts >= settings.SLA_DELIVERY_MAX_ATTEMPTS
+    log.warning(
+        "notification %s for ticket %s: attempt %s failed: %s",
+        notification.pk,
+        notification.ticket_id,
+        attempts,
+        error,
+    )
+    # Matching attempts too: if our lease ran out and another sender claimed the row,
+    # it is theirs now and this stale outcome must not reschedule it under them.
+    ours = Notification.objects.filter(
+        pk=notification.pk, status=DeliveryStatus.PENDING, attempts=attempts
+    )
+    if give_up:
+        ours.update(
+            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=str(error)[:2000]
+        )
+        report.failed += 1
+    else:
+        ours.update(
+            next_attempt_at=timezone.now() + retry_delay(attempts), last_error=str(error)[:2000]
+        )
+        report.retrying += 1
+    report.errors.append(str(error))
+
+
+def _release(unsent: list[Notification]) -> None:
+    """Hand rows back without counting an attempt: the batch ran out of time."""
+    Notification.objects.filter(
+        pk__in=[n.pk for n in unsent], status=DeliveryStatus.PENDING
+    ).update(attempts=F("attempts") - 1, next_attempt_at=timezone.now())
+
+
+def retry_failed(*, notification_ids: list[int]) -> int:
+    """Put failed notifications back in the queue with a fresh set of attempts (admin)."""
+    return Notification.objects.filter(
+        pk__in=notification_ids, status=DeliveryStatus.FAILED
+    ).update(
+        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+    )

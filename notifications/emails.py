@@ -1,0 +1,65 @@
+"""What each notification says: subject, plain text and HTML, with a stable Message-ID."""
+
+import re
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives
+from django.core.mail.backends.base import BaseEmailBackend
+from django.template.loader import render_to_string
+from django.utils.timesince import timesince, timeuntil
+
+from notifications.models import Notification
+from tickets.sla import Announcement
+
+_HEADLINES = {
+    Announcement.CREATED: "Ticket created",
+    Announcement.WARNING: "SLA at risk",
+    Announcement.MISSED: "SLA missed",
+}
+# Control characters and line breaks of any kind: a title must never start a new header.
+_UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
+
+
+def one_line(text: str, *, limit: int = 120) -> str:
+    flat = " ".join(_UNSAFE.sub(" ", text).split())
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
+def describe_deadline(deadline: datetime, now: datetime) -> str:
+    if deadline > now:
+        return f"due in {timeuntil(deadline, now)}"
+    return f"missed {timesince(deadline, now)} ago"
+
+
+def build_message(
+    notification: Notification,
+    *,
+    recipient: str,
+    now: datetime,
+    connection: BaseEmailBackend | None = None,
+) -> EmailMultiAlternatives:
+    ticket = notification.ticket
+    headline = _HEADLINES[Announcement(notification.kind)]
+    context = {
+        "headline": headline,
+        "kind": notification.kind,
+        "ticket": ticket,
+        "title": one_line(ticket.title, limit=255),
+        "deadline_iso": notification.deadline.isoformat(),
+        "deadline_relative": describe_deadline(notification.deadline, now),
+    }
+    message = EmailMultiAlternatives(
+        subject=f"[SLA Watchdog] {headline}: #{ticket.pk} {one_line(ticket.title)}",
+        body=render_to_string("notifications/email.txt", context),
+        from_email=settings.DEFAULT_FROM_EMAIL,
+        to=[recipient],
+        headers={
+            "Message-ID": notification.message_id,
+            "X-SLA-Watchdog-Kind": notification.kind,
+            "X-SLA-Watchdog-Ticket": str(ticket.pk),
+        },
+        connection=connection,
+    )
+    message.attach_alternative(render_to_string("notifications/email.html", context), "text/html")
+    return message

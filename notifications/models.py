@@ -1,0 +1,69 @@
+import uuid
+
+from django.db import models
+from django.db.models import Q
+
+from tickets.sla import Announcement
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending"  # waiting for (another) delivery attempt
+    SENT = "sent"  # accepted by the mail server
+    FAILED = "failed"  # gave up: permanent error or attempts exhausted; retry from admin
+    SKIPPED = "skipped"  # nobody to send to (owner without an email address)
+    CANCELLED = "cancelled"  # no longer true: ticket resolved, deadline moved, superseded
+
+
+class Notification(models.Model):
+    """One email the SLA engine owes someone: the outbox row and its delivery record.
+
+    Written in the same transaction as the state change that calls for it, and unique per
+    ticket, kind and deadline, so a notification is created exactly once however many
+    checkers run. The row, not any queue message, is the record of whether it was sent.
+    """
+
+    ticket = models.ForeignKey(
+        "tickets.Ticket", on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=16, choices=Announcement.choices)
+    # The deadline this notification is about: a moved deadline is a new notification.
+    deadline = models.DateTimeField()
+    # Stable across retries, so a receiver can recognise a re-sent message.
+    message_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    recipient = models.CharField(max_length=254, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    # For a pending row: when it may next be claimed. Claiming pushes it one lease ahead,
+    # so a row held by a sender that died becomes claimable again when the lease ends.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # Exactly once per ticket, kind and deadline. Cancelled rows are left out so
+            # that a reopened ticket can be warned again about the same deadline.
+            models.UniqueConstraint(
+                fields=["ticket", "kind", "deadline"],
+                condition=~Q(status="cancelled"),
+                name="notification_once_per_deadline",
+            ),
+        ]
+        indexes = [
+            # The sender's claim: WHERE status = 'pending' AND next_attempt_at <= now.
+            models.Index(
+                fields=["next_attempt_at"],
+                condition=Q(status="pending"),
+                name="notification_pending_idx",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for ticket {self.ticket_id} ({self.status})"
+
+    @property
+    def message_id(self) -> str:
+        return f"<{self.message_key}@sla-watchdog>"

@@ -1,0 +1,93 @@
+"""Shared fixtures: users, authenticated API clients, tickets, a controlled clock."""
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from django.contrib.auth.models import User
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from tickets import services
+from tickets.models import Ticket
+
+# A fixed, ordinary moment: no DST change, not a month end.
+T0 = datetime(2026, 3, 10, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limit_counters() -> Iterator[None]:
+    """Counters live in the cache, which outlives a test's database transaction."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def clock() -> Iterator[time_machine.Traveller]:
+    """Time stands still at T0 until the test moves it (clock.move_to / clock.shift)."""
+    with time_machine.travel(T0, tick=False) as traveller:
+        yield traveller
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    counter = iter(range(1, 1_000_000))
+
+    def make(username: str | None = None, *, email: str | None = None, **extra: Any) -> User:
+        name = username or f"user{next(counter)}"
+        return User.objects.create_user(
+            username=name,
+            email=f"{name}@example.com" if email is None else email,
+            password="correct horse battery staple",
+            **extra,
+        )
+
+    return make
+
+
+@pytest.fixture
+def alice(make_user: Callable[..., User]) -> User:
+    return make_user("alice")
+
+
+@pytest.fixture
+def bob(make_user: Callable[..., User]) -> User:
+    return make_user("bob")
+
+
+@pytest.fixture
+def staff(make_user: Callable[..., User]) -> User:
+    return make_user("carol", is_staff=True)
+
+
+def client_for(user: User) -> APIClient:
+    client = APIClient()
+    token, _ = Token.objects.get_or_create(user=user)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
+
+
+@pytest.fixture
+def api(alice: User) -> APIClient:
+    """An API client authenticated as alice."""
+    return client_for(alice)
+
+
+@pytest.fixture
+def make_ticket(alice: User) -> Callable[..., Ticket]:
+    """Create a ticket through the service (as the API does), due in 2 hours by default."""
+
+    def make(
+        *, owner: User | None = None, due_in: timedelta = timedelta(hours=2), **fields: Any
+    ) -> Ticket:
+        from django.utils import timezone
+
+        fields.setdefault("title", "Printer on fire")
+        fields.setdefault("deadline", timezone.now() + due_in)
+        return services.create_ticket(owner=owner or alice, **fields)
+
+    return make

@@ -1,0 +1,63 @@
+"""Ticket writes. Views, serializers and the admin call these; none holds SLA logic."""
+
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+from django.utils import timezone
+
+from tickets import engine
+from tickets.models import Ticket
+from tickets.sla import ACTIVE_STATUSES
+
+# Fields a client may set; everything else on a ticket is managed here.
+EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "priority"})
+
+
+def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) -> Ticket:
+    """Create a ticket, assess its SLA and queue its creation email, in one transaction."""
+    _refuse_unknown(fields)
+    now = now or timezone.now()
+    ticket = Ticket(owner=owner, **fields)
+    if ticket.status not in ACTIVE_STATUSES:
+        ticket.resolved_at = now
+    with transaction.atomic():
+        engine.apply_change(ticket, fresh=True, now=now, created=True)
+    return ticket
+
+
+def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any) -> Ticket:
+    """Apply client changes to a ticket and bring its SLA state and emails in line.
+
+    The row is locked for the transaction, so a concurrent checker or edit either sees
+    the ticket before this change or after it, never half of it.
+    """
+    _refuse_unknown(changes)
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        was_active = locked.status in ACTIVE_STATUSES
+        old_deadline = locked.deadline
+        for field, value in changes.items():
+            setattr(locked, field, value)
+        is_active = locked.status in ACTIVE_STATUSES
+        if was_active and not is_active:
+            locked.resolved_at = now
+        elif is_active and not was_active:
+            locked.resolved_at = None
+        deadline_moved = locked.deadline != old_deadline
+        if deadline_moved:
+            locked.warning_sent_at = None
+        engine.apply_change(locked, fresh=deadline_moved or (is_active and not was_active), now=now)
+    return locked
+
+
+def delete_ticket(*, ticket: Ticket) -> None:
+    ticket.delete()
+
+
+def _refuse_unknown(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise TypeError(f"not client-editable: {', '.join(sorted(unknown))}")

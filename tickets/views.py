@@ -1,0 +1,85 @@
+"""The ticket API: thin shells around tickets.services, scoped to what the caller may see."""
+
+from typing import Any, cast
+
+from django.conf import settings
+from django.db.models import QuerySet
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
+
+from notifications.models import Notification
+from notifications.serializers import NotificationSerializer
+from tickets import services
+from tickets.filters import TicketFilter
+from tickets.models import Ticket
+from tickets.serializers import TicketSerializer
+from watchdog.authentication import request_user
+from watchdog.ratelimits import enforce, user_key
+
+_COMMON = {
+    401: OpenApiResponse(description="Missing or invalid credentials."),
+    404: OpenApiResponse(description="No such ticket among those you may see."),
+}
+_LIMITED = {429: OpenApiResponse(description="Rate limit reached; see Retry-After.")}
+
+
+@extend_schema_view(
+    list=extend_schema(responses={200: TicketSerializer(many=True), **_COMMON, **_LIMITED}),
+    create=extend_schema(
+        responses={201: TicketSerializer, 400: OpenApiResponse(), **_COMMON, **_LIMITED}
+    ),
+    retrieve=extend_schema(responses={200: TicketSerializer, **_COMMON}),
+    update=extend_schema(responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON}),
+    partial_update=extend_schema(
+        responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON}
+    ),
+    destroy=extend_schema(responses={204: None, **_COMMON}),
+)
+class TicketViewSet(viewsets.ModelViewSet[Ticket]):
+    serializer_class = TicketSerializer
+    filterset_class = TicketFilter
+    # Ids are numbers: anything else is a 404 from the router, not a database error.
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_queryset(self) -> QuerySet[Ticket]:
+        return (
+            Ticket.objects.visible_to(self.request.user)
+            .select_related("owner")
+            .with_priority_rank()
+            .order_by("deadline", "id")
+        )
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        enforce(request, group="tickets-list", key=user_key, rate=settings.RATELIMIT_TICKETS_LIST)
+        return super().list(request, *args, **kwargs)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        enforce(
+            request, group="tickets-create", key=user_key, rate=settings.RATELIMIT_TICKETS_CREATE
+        )
+        return super().create(request, *args, **kwargs)
+
+    def perform_create(self, serializer: BaseSerializer[Ticket]) -> None:
+        serializer.instance = services.create_ticket(
+            owner=request_user(self.request), **serializer.validated_data
+        )
+
+    def perform_update(self, serializer: BaseSerializer[Ticket]) -> None:
+        serializer.instance = services.update_ticket(
+            ticket=cast(Ticket, serializer.instance), **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Ticket) -> None:
+        services.delete_ticket(ticket=instance)
+
+    @extend_schema(responses={200: NotificationSerializer(many=True), **_COMMON})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def notifications(self, request: Request, pk: str | None = None) -> Response:
+        """The emails this ticket has caused, and whether each was delivered."""
+        ticket = self.get_object()
+        rows = Notification.objects.filter(ticket=ticket).order_by("created_at", "id")
+        return Response(NotificationSerializer(rows, many=True).data, status=status.HTTP_200_OK)

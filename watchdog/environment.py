@@ -1,0 +1,86 @@
+"""Strict readers for settings taken from the environment.
+
+Each reader raises ImproperlyConfigured naming the variable when its value is malformed,
+so a typo in a deployment stops start-up instead of silently becoming a default.
+"""
+
+import os
+from collections.abc import Callable
+from typing import TypeVar
+
+from django.core.exceptions import ImproperlyConfigured
+
+T = TypeVar("T")
+
+_TRUE = {"true", "1", "yes", "on"}
+_FALSE = {"false", "0", "no", "off"}
+
+
+def _read(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        return parse(raw.strip())
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={raw!r} is not valid: expected {expected}.") from None
+
+
+def env_str(name: str, default: str = "") -> str:
+    return _read(name, default, str, "a string")
+
+
+def env_bool(name: str, default: bool) -> bool:
+    def parse(value: str) -> bool:
+        if value.lower() in _TRUE:
+            return True
+        if value.lower() in _FALSE:
+            return False
+        raise ValueError(value)
+
+    return _read(name, default, parse, "true or false")
+
+
+def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+    def parse(value: str) -> int:
+        number = int(value)
+        if number < minimum:
+            raise ValueError(value)
+        return number
+
+    return _read(name, default, parse, f"a whole number >= {minimum}")
+
+
+def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
+    def parse(value: str) -> float:
+        number = float(value)
+        if not number >= minimum:  # also refuses NaN
+            raise ValueError(value)
+        return number
+
+    return _read(name, default, parse, f"a number >= {minimum}")
+
+
+def env_list(name: str, default: list[str]) -> list[str]:
+    return _read(
+        name,
+        default,
+        lambda value: [item.strip() for item in value.split(",") if item.strip()],
+        "a comma-separated list",
+    )
+
+
+def env_rate(name: str, default: str) -> str:
+    """A django-ratelimit rate such as "10/m" or "100/5m"."""
+
+    def parse(value: str) -> str:
+        count, _, period = value.partition("/")
+        int(count)  # raises ValueError
+        unit = period.lstrip("0123456789")
+        if unit not in {"s", "m", "h", "d"} or (
+            period[: -len(unit)] and not period[: -len(unit)].isdigit()
+        ):
+            raise ValueError(value)
+        return value
+
+    return _read(name, default, parse, 'a rate like "10/m" (count/[n]s|m|h|d)')

@@ -1,0 +1,62 @@
+"""django-ratelimit, answered the way an API client expects: 429 with Retry-After.
+
+django-ratelimit's decorator answers a limited request with 403. The views call
+`enforce()` instead, after DRF has authenticated the request (so per-user keys see the
+real user), and a limited request becomes DRF's `Throttled`, a 429 with Retry-After.
+"""
+
+import logging
+from collections.abc import Callable
+
+from django.http import HttpRequest
+from django_ratelimit.core import get_usage
+from rest_framework.exceptions import APIException, Throttled
+from rest_framework.request import Request
+
+log = logging.getLogger(__name__)
+
+KeyFunction = Callable[[str, HttpRequest], str]
+
+
+class RateLimiterUnavailable(APIException):
+    status_code = 503
+    default_detail = "Rate limiter unavailable, try again shortly."
+    default_code = "rate_limiter_unavailable"
+
+
+def user_key(group: str, request: HttpRequest) -> str:
+    return str(request.user.pk)
+
+
+def ip_key(group: str, request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR", ""))
+
+
+def enforce(
+    request: Request | HttpRequest,
+    *,
+    group: str,
+    key: KeyFunction,
+    rate: str,
+    fail_open: bool = True,
+) -> None:
+    """Count this request against `rate` for `key`; raise Throttled (429) past the limit.
+
+    When the cache cannot be reached, ordinary endpoints stay available (`fail_open`),
+    while the login endpoints refuse (503) rather than allow unlimited password guesses.
+    """
+    try:
+        usage = get_usage(request, group=group, key=key, rate=rate, increment=True)
+    except Exception:
+        log.exception("rate limit cache unavailable for %s", group)
+        if fail_open:
+            return
+        raise RateLimiterUnavailable() from None
+    if usage is None:  # RATELIMIT_ENABLE=false
+        return
+    if usage["limit"] == 0 and usage["count"] == 0:  # the counter could not be read
+        if fail_open:
+            return
+        raise RateLimiterUnavailable()
+    if usage["should_limit"]:
+        raise Throttled(wait=max(1, int(usage["time_left"])))

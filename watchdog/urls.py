@@ -1,0 +1,20 @@
+from django.contrib import admin
+from django.urls import include, path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from watchdog.views import not_found
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("accounts.urls")),
+    path("api/", include("tickets.urls")),
+    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
+    # Any other API path is a JSON 404, also with DEBUG on (Django's is an HTML page).
+    re_path(r"^api/", not_found),
+]
+
+handler400 = "watchdog.views.bad_request"
+handler403 = "watchdog.views.permission_denied"
+handler404 = "watchdog.views.not_found"
+handler500 = "watchdog.views.server_error"
