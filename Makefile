@@ -21,7 +21,7 @@ $(BIN)/.installed: requirements-dev.lock
 install: $(BIN)/.installed  ## Create .venv and install the pinned dependencies
 
 run: install  ## Migrate, then serve the API and run the SLA checker loop beside it
-	$(BIN)/python manage.py migrate --noinput
+	$(BIN)/python manage.py migrate --noinput --skip-checks
 	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/serve-dev
 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)

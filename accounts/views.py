@@ -22,7 +22,10 @@ from watchdog.ratelimits import enforce, ip_key
 def _username_key(group: str, request: HttpRequest) -> str:
     data = getattr(request, "data", {})
     username = data.get("username", "") if isinstance(data, dict) else ""
-    return str(username).strip().lower()[:150]
+    key = str(username).strip().lower()[:150]
+    # A lone surrogate cannot go into a cache key (the limiter would answer 503); escaped,
+    # it is counted, and the serializer then refuses the username with a 400.
+    return key.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def enforce_login_limits(request: Request) -> None:

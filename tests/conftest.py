@@ -91,3 +91,19 @@ def make_ticket(alice: User) -> Callable[..., Ticket]:
         return services.create_ticket(owner=owner or alice, **fields)
 
     return make
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """PBKDF2 costs ~0.4 s a password here; tests that hash many would crawl."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture
+def no_rate_limits(settings: Any) -> None:
+    """For tests about something else that need more requests than a limit allows."""
+    settings.RATELIMIT_ENABLE = False
+
+
+# Real mail servers on loopback (tests/smtp_server.py), shared by every test module.
+from tests.smtp_server import hanging_smtp_server, smtp_server, smtp_settings  # noqa: E402, F401

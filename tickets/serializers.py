@@ -34,8 +34,18 @@ class AwareDateTimeField(serializers.DateTimeField):
         return result
 
 
+class StrictCharField(serializers.CharField):
+    """Text, and only text: DRF's CharField would quietly store 42 as "42"."""
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
-    title = serializers.CharField(min_length=1, max_length=255)
+    title = StrictCharField(min_length=1, max_length=255)
+    description = StrictCharField(allow_blank=True, required=False)
     deadline = AwareDateTimeField()
     sla_warning_sent = serializers.BooleanField(read_only=True)
     sla_missed = serializers.BooleanField(read_only=True)

@@ -4,7 +4,9 @@ Each reader raises ImproperlyConfigured naming the variable when its value is ma
 so a typo in a deployment stops start-up instead of silently becoming a default.
 """
 
+import math
 import os
+import re
 from collections.abc import Callable
 from typing import TypeVar
 
@@ -14,6 +16,7 @@ T = TypeVar("T")
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+_RATE = re.compile(r"(?P<count>[0-9]+)/(?P<multiple>[0-9]*)[smhd]")
 
 
 def _read(name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
@@ -41,20 +44,25 @@ def env_bool(name: str, default: bool) -> bool:
     return _read(name, default, parse, "true or false")
 
 
-def env_int(name: str, default: int, *, minimum: int = 0) -> int:
+def env_int(name: str, default: int, *, minimum: int = 0, maximum: int | None = None) -> int:
     def parse(value: str) -> int:
         number = int(value)
-        if number < minimum:
+        if number < minimum or (maximum is not None and number > maximum):
             raise ValueError(value)
         return number
 
-    return _read(name, default, parse, f"a whole number >= {minimum}")
+    expected = (
+        f"a whole number from {minimum} to {maximum}"
+        if maximum is not None
+        else (f"a whole number >= {minimum}")
+    )
+    return _read(name, default, parse, expected)
 
 
 def env_float(name: str, default: float, *, minimum: float = 0.0) -> float:
     def parse(value: str) -> float:
         number = float(value)
-        if not number >= minimum:  # also refuses NaN
+        if not (number >= minimum and math.isfinite(number)):  # refuses NaN and inf too
             raise ValueError(value)
         return number
 
@@ -74,12 +82,10 @@ def env_rate(name: str, default: str) -> str:
     """A django-ratelimit rate such as "10/m" or "100/5m"."""
 
     def parse(value: str) -> str:
-        count, _, period = value.partition("/")
-        int(count)  # raises ValueError
-        unit = period.lstrip("0123456789")
-        if unit not in {"s", "m", "h", "d"} or (
-            period[: -len(unit)] and not period[: -len(unit)].isdigit()
-        ):
+        # int() alone would let "1_0", "-5" and "10 " through, and "10/0m" is a period
+        # of zero seconds: django-ratelimit fails on each at request time, not here.
+        match = _RATE.fullmatch(value)
+        if match is None or int(match["count"]) < 1 or int(match["multiple"] or 1) < 1:
             raise ValueError(value)
         return value
 

@@ -59,4 +59,6 @@ def enforce(
             return
         raise RateLimiterUnavailable()
     if usage["should_limit"]:
-        raise Throttled(wait=max(1, int(usage["time_left"])))
+        # time_left is 0 during the window's last second: the new window starts one
+        # second after it, and a client waiting exactly Retry-After must find it open.
+        raise Throttled(wait=int(usage["time_left"]) + 1)

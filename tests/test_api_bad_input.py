@@ -1,0 +1,414 @@
+"""Bad input of every kind is a 4xx with a JSON body saying what is wrong, never a 500."""
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.test import override_settings
+from rest_framework.test import APIClient
+
+from tests.conftest import client_for
+from tickets.models import Ticket
+
+GOOD = {"title": "Printer on fire", "deadline": "2026-03-10T14:00:00Z"}
+
+
+def without(name: str) -> dict[str, Any]:
+    return {key: value for key, value in GOOD.items() if key != name}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad request, the status it earns, and where in the JSON body the problem is named."""
+
+    method: str
+    path: str
+    body: Any = None
+    # Sent as JSON when `raw` is None; otherwise these bytes with `content_type`.
+    raw: bytes | None = None
+    content_type: str = "application/json"
+    query: dict[str, Any] = field(default_factory=dict)
+    status: int = 400
+    # The key of the body whose message names the problem, and words the message contains.
+    key: str = "detail"
+    says: str = ""
+    as_user: bool = True
+
+
+CASES = {
+    # --- Ticket bodies
+    "missing title": Case("post", "/api/tickets/", without("title"), key="title", says="required"),
+    "missing deadline": Case(
+        "post", "/api/tickets/", without("deadline"), key="deadline", says="required"
+    ),
+    "empty title": Case("post", "/api/tickets/", {**GOOD, "title": ""}, key="title", says="blank"),
+    "blank title": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "   "}, key="title", says="blank"
+    ),
+    "title over 255 characters": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "x" * 256}, key="title", says="255 characters"
+    ),
+    "multi-line title": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "one\ntwo"}, key="title", says="single line"
+    ),
+    "title with a unicode line separator": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "one\u2028two"}, key="title", says="single line"
+    ),
+    "title with a NUL character": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "nul\x00"}, key="title", says="null characters"
+    ),
+    "title with a lone surrogate": Case(
+        "post", "/api/tickets/", {**GOOD, "title": "\ud800"}, key="title", says="surrogate"
+    ),
+    "title that is a number": Case(
+        "post", "/api/tickets/", {**GOOD, "title": 42}, key="title", says="not a valid string"
+    ),
+    "title that is a list": Case(
+        "post", "/api/tickets/", {**GOOD, "title": ["a"]}, key="title", says="not a valid string"
+    ),
+    "title that is an object": Case(
+        "post", "/api/tickets/", {**GOOD, "title": {"a": 1}}, key="title", says="not a valid string"
+    ),
+    "title that is null": Case(
+        "post", "/api/tickets/", {**GOOD, "title": None}, key="title", says="may not be null"
+    ),
+    "description that is a number": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "description": 7},
+        key="description",
+        says="not a valid string",
+    ),
+    "deadline without a UTC offset": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "2026-03-10T14:00:00"},
+        key="deadline",
+        says="UTC offset",
+    ),
+    "deadline that is not a date": Case(
+        "post", "/api/tickets/", {**GOOD, "deadline": "tomorrow"}, key="deadline", says="format"
+    ),
+    "deadline on the 30th of February": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "2026-02-30T12:00:00Z"},
+        key="deadline",
+        says="format",
+    ),
+    "deadline that is a number": Case(
+        "post", "/api/tickets/", {**GOOD, "deadline": 1773144000}, key="deadline", says="format"
+    ),
+    "deadline that is only a date": Case(
+        "post", "/api/tickets/", {**GOOD, "deadline": "2026-03-10"}, key="deadline"
+    ),
+    "deadline in year 1": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "0001-01-01T00:00:00Z"},
+        key="deadline",
+        says="year must be between",
+    ),
+    "deadline in year 1 that overflows on conversion to UTC": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "0001-01-01T00:30:00+01:00"},
+        key="deadline",
+    ),
+    "deadline in year 9999": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "9999-12-31T23:59:59Z"},
+        key="deadline",
+        says="year must be between",
+    ),
+    "deadline in year 9999 that overflows on conversion to UTC": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "9999-12-31T23:30:00-01:00"},
+        key="deadline",
+    ),
+    "unknown status": Case(
+        "post", "/api/tickets/", {**GOOD, "status": "bogus"}, key="status", says="not a valid"
+    ),
+    "status of the wrong type": Case(
+        "post", "/api/tickets/", {**GOOD, "status": ["open"]}, key="status", says="not a valid"
+    ),
+    "unknown priority": Case(
+        "post", "/api/tickets/", {**GOOD, "priority": "asap"}, key="priority", says="not a valid"
+    ),
+    "malformed JSON": Case(
+        "post", "/api/tickets/", raw=b'{"title": "Printer",', says="JSON parse error"
+    ),
+    "a JSON list instead of an object": Case(
+        "post", "/api/tickets/", [GOOD], key="non_field_errors", says="expected a dictionary"
+    ),
+    "a JSON string instead of an object": Case(
+        "post", "/api/tickets/", "Printer", key="non_field_errors", says="expected a dictionary"
+    ),
+    "form data instead of JSON": Case(
+        "post",
+        "/api/tickets/",
+        raw=b"title=Printer&deadline=2026-03-10T14:00:00Z",
+        content_type="application/x-www-form-urlencoded",
+        status=415,
+        says="Unsupported media type",
+    ),
+    "plain text instead of JSON": Case(
+        "post",
+        "/api/tickets/",
+        raw=json.dumps(GOOD).encode(),
+        content_type="text/plain",
+        status=415,
+        says="Unsupported media type",
+    ),
+    "a body in a charset that is no text encoding": Case(
+        "post",
+        "/api/tickets/",
+        raw=json.dumps(GOOD).encode(),
+        content_type="application/json; charset=bz2_codec",
+        says="charset",
+    ),
+    "a body over DATA_UPLOAD_MAX_MEMORY_SIZE": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "description": "x" * settings.DATA_UPLOAD_MAX_MEMORY_SIZE},
+        status=413,
+        says="too large",
+    ),
+    "a PATCH with an invalid field": Case(
+        "patch", "/api/tickets/{ticket}/", {"priority": "asap"}, key="priority", says="not a valid"
+    ),
+    # --- URLs
+    "a non-numeric id": Case("get", "/api/tickets/abc/", status=404, says="not found"),
+    "an id too large for the database": Case(
+        "get", "/api/tickets/99999999999999999999999/", status=404, says="not found"
+    ),
+    "an id that is large but no ticket's": Case(
+        "get", "/api/tickets/999999999999999999/", status=404, says="no ticket matches"
+    ),
+    "a negative id": Case("get", "/api/tickets/-1/", status=404, says="not found"),
+    "an unknown URL under /api/": Case("get", "/api/nothing-here/", status=404, says="not found"),
+    "an unknown URL under /api/ without credentials": Case(
+        "get", "/api/nothing-here/", status=404, says="not found", as_user=False
+    ),
+    "a method the list does not allow": Case(
+        "put", "/api/tickets/", GOOD, status=405, says='method "put" not allowed'
+    ),
+    "a method a ticket does not allow": Case(
+        "post", "/api/tickets/{ticket}/", GOOD, status=405, says='method "post" not allowed'
+    ),
+    "a GET to the token endpoint": Case(
+        "get", "/api-token-auth/", status=405, says='method "get" not allowed', as_user=False
+    ),
+    # --- List queries
+    "an unknown status filter": Case(
+        "get", "/api/tickets/", query={"status": "bogus"}, key="status", says="valid choice"
+    ),
+    "an unknown priority filter": Case(
+        "get", "/api/tickets/", query={"priority": "asap"}, key="priority", says="valid choice"
+    ),
+    "an unknown sla_state filter": Case(
+        "get", "/api/tickets/", query={"sla_state": "late"}, key="sla_state", says="valid choice"
+    ),
+    "a naive deadline filter": Case(
+        "get",
+        "/api/tickets/",
+        query={"deadline_after": "2026-03-10T14:00:00"},
+        key="deadline_after",
+        says="UTC offset",
+    ),
+    "a garbage deadline filter": Case(
+        "get",
+        "/api/tickets/",
+        query={"deadline_before": "soon"},
+        key="deadline_before",
+        says="valid date/time",
+    ),
+    "a page number that is not a number": Case(
+        "get", "/api/tickets/", query={"page": "abc"}, status=404, says="invalid page"
+    ),
+    "a page number past the end": Case(
+        "get", "/api/tickets/", query={"page": "99"}, status=404, says="invalid page"
+    ),
+    "an ordering by a field that is not offered": Case(
+        "get", "/api/tickets/", query={"ordering": "title"}, key="ordering", says="valid choice"
+    ),
+    "an unknown ordering": Case(
+        "get", "/api/tickets/", query={"ordering": "owner"}, key="ordering", says="valid choice"
+    ),
+    # --- Authentication endpoints
+    "a wrong password": Case(
+        "post",
+        "/api-token-auth/",
+        {"username": "alice", "password": "wrong"},
+        key="non_field_errors",
+        says="unable to log in",
+        as_user=False,
+    ),
+    "an unknown username": Case(
+        "post",
+        "/api-token-auth/",
+        {"username": "nobody", "password": "wrong"},
+        key="non_field_errors",
+        says="unable to log in",
+        as_user=False,
+    ),
+    "a login without a password": Case(
+        "post",
+        "/api-token-auth/",
+        {"username": "alice"},
+        key="password",
+        says="required",
+        as_user=False,
+    ),
+    "a login without a username": Case(
+        "post",
+        "/api-token-auth/",
+        {"password": "correct horse battery staple"},
+        key="username",
+        says="required",
+        as_user=False,
+    ),
+    "a login with malformed JSON": Case(
+        "post",
+        "/api-token-auth/",
+        raw=b'{"username": ',
+        says="JSON parse error",
+        as_user=False,
+    ),
+    "a login username with a lone surrogate": Case(
+        "post",
+        "/api-token-auth/",
+        {"username": "\udfffalice", "password": "wrong"},
+        key="username",
+        says="surrogate",
+        as_user=False,
+    ),
+    "a JWT login username with a lone surrogate": Case(
+        "post",
+        "/api/token/",
+        {"username": "alice\ud800", "password": "wrong"},
+        key="username",
+        says="surrogate",
+        as_user=False,
+    ),
+    "a login whose JSON is a list": Case(
+        "post",
+        "/api-token-auth/",
+        ["alice"],
+        key="non_field_errors",
+        says="expected a dictionary",
+        as_user=False,
+    ),
+    "a JWT login with a wrong password": Case(
+        "post",
+        "/api/token/",
+        {"username": "alice", "password": "wrong"},
+        status=401,
+        says="no active account",
+        as_user=False,
+    ),
+    "a JWT login without a password": Case(
+        "post", "/api/token/", {"username": "alice"}, key="password", as_user=False
+    ),
+    "a JWT refresh with a garbage token": Case(
+        "post",
+        "/api/token/refresh/",
+        {"refresh": "garbage"},
+        status=401,
+        says="token is invalid",
+        as_user=False,
+    ),
+    "registration with a weak password": Case(
+        "post",
+        "/register/",
+        {"username": "dave", "email": "dave@example.com", "password": "12345678"},
+        key="password",
+        says="too common",
+        as_user=False,
+    ),
+    "registration with a password like the username": Case(
+        "post",
+        "/register/",
+        {"username": "davidson", "email": "d@example.com", "password": "davidson1"},
+        key="password",
+        says="too similar",
+        as_user=False,
+    ),
+    "registration with a username taken in another case": Case(
+        "post",
+        "/register/",
+        {"username": "ALICE", "email": "a2@example.com", "password": "a long and unusual phrase"},
+        key="username",
+        says="already exists",
+        as_user=False,
+    ),
+    "registration with a bad email": Case(
+        "post",
+        "/register/",
+        {"username": "dave", "email": "not-an-email", "password": "a long and unusual phrase"},
+        key="email",
+        says="valid email",
+        as_user=False,
+    ),
+    "registration with a bad username": Case(
+        "post",
+        "/register/",
+        {"username": "da ve", "email": "d@example.com", "password": "a long and unusual phrase"},
+        key="username",
+        says="letters, digits",
+        as_user=False,
+    ),
+    "registration without fields": Case(
+        "post", "/register/", {}, key="username", says="required", as_user=False
+    ),
+}
+
+
+def send(client: APIClient, case: Case, path: str) -> Any:
+    request: Callable[..., Any] = getattr(client, case.method)
+    if case.query:
+        return request(path, case.query)
+    if case.raw is not None:
+        return request(path, case.raw, content_type=case.content_type)
+    if case.body is None:
+        return request(path)
+    return request(path, json.dumps(case.body), content_type=case.content_type)
+
+
+def message_at(body: Any, key: str) -> str:
+    value = body[key]
+    return " ".join(value) if isinstance(value, list) else str(value)
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=CASES.keys())
+@override_settings(REGISTRATION_OPEN=True)
+def test_it_answers_bad_input_with_a_4xx_naming_the_problem(clock, alice, make_ticket, case):
+    ticket = make_ticket(title="Untouched")
+    client = client_for(alice) if case.as_user else APIClient()
+
+    response = send(client, case, case.path.format(ticket=ticket.pk))
+
+    assert response.status_code == case.status, response.content
+    assert response["Content-Type"] == "application/json"
+    body = response.json()
+    assert case.key in body, body
+    assert case.says.lower() in message_at(body, case.key).lower()
+    assert Ticket.objects.get().title == "Untouched"
+
+
+def test_there_are_at_least_twenty_distinct_kinds_of_bad_input():
+    assert len(CASES) >= 20
+
+
+def test_a_body_just_under_the_size_limit_is_accepted(clock, api):
+    padding = settings.DATA_UPLOAD_MAX_MEMORY_SIZE - 200
+    body = json.dumps({**GOOD, "description": "x" * padding})
+
+    response = api.post("/api/tickets/", body, content_type="application/json")
+
+    assert response.status_code == 201
