@@ -72,8 +72,10 @@ def assess(
     A ticket first seen past its deadline is announced as missed, never warned.
     """
     if status not in ACTIVE_STATUSES:
+        # The deadline itself is already late, for open and finished tickets alike, so a
+        # ticket can never be both announced as missed and counted as achieved.
         finished_at = resolved_at or now
-        state = SlaState.ACHIEVED if finished_at <= deadline else SlaState.BREACHED
+        state = SlaState.ACHIEVED if finished_at < deadline else SlaState.BREACHED
         return Assessment(state=state, next_check_at=None, announce=None)
 
     if now >= deadline:

@@ -1,0 +1,500 @@
+"""notifications.delivery against a real SMTP server on loopback (tests/smtp_server.py).
+
+The clock is frozen (time-machine) for the database side: leases, backoff and
+`next_attempt_at` follow it. The mail servers and socket timeouts run on real time,
+which time-machine leaves alone (it does not patch time.monotonic()).
+"""
+
+import re
+import time
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from django.conf import settings as django_settings
+from django.db.models import Max
+from django.urls import reverse
+
+from notifications.delivery import claim, deliver_due, retry_delay, send_batch
+from notifications.models import DeliveryStatus, Notification
+from tests.conftest import T0
+from tests.smtp_server import smtp_settings_for
+from tickets import services
+from tickets.engine import run_transitions
+from tickets.models import Ticket
+from tickets.sla import Status
+
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+ALICE = "alice@example.com"
+
+
+def row(ticket, kind):
+    return Notification.objects.exclude(status=DeliveryStatus.CANCELLED).get(
+        ticket_id=ticket.pk, kind=kind
+    )
+
+
+def statuses():
+    return list(Notification.objects.order_by("id").values_list("kind", "status"))
+
+
+def plain(text):
+    # Django's timesince keeps "2 hours" together with a no-break space.
+    return text.replace("\xa0", " ")
+
+
+# --- What arrives -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("kind", "due_in", "headline", "relative", "sentence"),
+    [
+        ("created", 2 * HOUR, "Ticket created", "due in 2 hours", None),
+        ("warning", 30 * MINUTE, "SLA at risk", "due in 30 minutes", "will miss its SLA unless"),
+        ("missed", -90 * MINUTE, "SLA missed", "missed 1 hour, 30 minutes ago", "has missed"),
+    ],
+)
+def test_each_kind_of_email_arrives_once_with_its_headers_and_both_parts(
+    clock, make_ticket, smtp_settings, kind, due_in, headline, relative, sentence
+):
+    ticket = make_ticket(due_in=due_in, title="Printer on fire")
+
+    deliver_due()
+
+    [message] = [m for m in smtp_settings.received() if m.kind == kind]
+    email = message.parsed
+    assert message.rcpt_tos == (ALICE,)
+    assert email["From"] == django_settings.DEFAULT_FROM_EMAIL
+    assert email["To"] == ALICE
+    assert email["Subject"] == f"[SLA Watchdog] {headline}: #{ticket.pk} Printer on fire"
+    assert email["Message-ID"] == row(ticket, kind).message_id
+    assert email["X-SLA-Watchdog-Ticket"] == str(ticket.pk)
+    assert email.get_content_type() == "multipart/alternative"
+    deadline_iso = (T0 + due_in).isoformat()
+    for subtype in ("plain", "html"):
+        body = plain(message.body(subtype))
+        assert "Printer on fire" in body
+        assert deadline_iso in body
+        assert f"({relative})" in body
+        if sentence:
+            assert sentence in body
+
+
+def test_the_creation_email_arrives_before_the_warning(clock, make_ticket, smtp_settings):
+    make_ticket(due_in=30 * MINUTE)
+
+    deliver_due()
+
+    assert smtp_settings.kinds() == ["created", "warning"]
+
+
+def test_the_deadline_is_written_in_iso_form_with_its_zone(clock, make_ticket, smtp_settings):
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    deadline = datetime(2026, 3, 10, 20, 0, tzinfo=kolkata)  # 14:30 UTC
+
+    make_ticket(deadline=deadline)
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    written = re.search(r"Deadline: (\S+)", message.body("plain"))
+    assert written is not None
+    parsed = datetime.fromisoformat(written.group(1))
+    assert parsed.tzinfo is not None, "a deadline without its zone is ambiguous"
+    assert parsed == deadline
+
+
+def test_every_notification_has_its_own_message_id(clock, make_ticket, smtp_settings):
+    make_ticket(due_in=30 * MINUTE)
+    make_ticket(due_in=-MINUTE)
+
+    deliver_due()
+
+    ids = smtp_settings.message_ids()
+    assert len(ids) == 4
+    assert len(set(ids)) == 4
+    assert set(ids) == {n.message_id for n in Notification.objects.all()}
+
+
+# (title, as the subject shows it): line breaks of every kind become plain spaces.
+INJECTIONS = [
+    ("Printer\r\nBcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\nBcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\rBcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\u2028Bcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\u2029Bcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\x85Bcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Printer\r\n\r\nBcc: mallory@evil.example", "Printer Bcc: mallory@evil.example"),
+    ("Bcc: mallory@evil.example", "Bcc: mallory@evil.example"),
+    ("Printer\r\n X-Injected: yes", "Printer X-Injected: yes"),
+]
+HEADERS = [
+    "Content-Type",
+    "Date",
+    "From",
+    "MIME-Version",
+    "Message-ID",
+    "Subject",
+    "To",
+    "X-SLA-Watchdog-Kind",
+    "X-SLA-Watchdog-Ticket",
+]
+
+
+@pytest.mark.parametrize(("title", "shown"), INJECTIONS)
+def test_a_title_cannot_add_a_header_or_a_recipient(
+    clock, make_ticket, smtp_settings, title, shown
+):
+    # The API refuses multi-line titles; the service and the ORM do not, so test here.
+    ticket = make_ticket(due_in=-MINUTE, title=title)
+
+    deliver_due()
+
+    messages = smtp_settings.received()
+    assert [m.kind for m in messages] == ["created", "missed"]
+    for message in messages:
+        assert message.rcpt_tos == (ALICE,)
+        assert sorted(message.parsed.keys()) == HEADERS
+        assert message.subject.endswith(f": #{ticket.pk} {shown}")
+        assert b"\nBcc:" not in message.raw
+        assert b"\nX-Injected:" not in message.raw
+
+
+def test_a_non_ascii_title_survives_in_the_subject(clock, make_ticket, smtp_settings):
+    ticket = make_ticket(due_in=2 * HOUR, title="Drucker brennt: Größe 🔥, Grüße")
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    assert (
+        message.subject
+        == f"[SLA Watchdog] Ticket created: #{ticket.pk} Drucker brennt: Größe 🔥, Grüße"
+    )
+
+
+def test_the_html_part_escapes_the_title(clock, make_ticket, smtp_settings):
+    make_ticket(due_in=2 * HOUR, title="<script>alert(1)</script> & co")
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    html = message.body("html")
+    assert "<script>" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co" in html
+    assert "<script>alert(1)</script> & co" in message.body("plain")
+
+
+# --- Transient failures and backoff -------------------------------------------------------
+
+
+def test_the_backoff_doubles_from_the_first_retry_up_to_its_cap(settings):
+    settings.SLA_RETRY_BASE_SECONDS = 15
+    settings.SLA_RETRY_MAX_SECONDS = 3600
+
+    delays = [retry_delay(attempts).total_seconds() for attempts in range(1, 11)]
+
+    assert delays == [15, 30, 60, 120, 240, 480, 960, 1920, 3600, 3600]
+
+
+def test_a_451_is_retried_with_backoff_and_delivered_once_after_recovery(
+    clock, make_ticket, smtp_settings
+):
+    ticket = make_ticket(due_in=2 * HOUR)
+    smtp_settings.refusing_temporarily = True
+
+    first = deliver_due()
+
+    notification = row(ticket, "created")
+    assert (first.sent, first.retrying, first.failed) == (0, 1, 0)
+    assert notification.status == DeliveryStatus.PENDING
+    assert notification.attempts == 1
+    assert "451" in notification.last_error
+    assert T0 < notification.next_attempt_at <= T0 + 30 * SECOND, "first retry within 30 s"
+    first_retry_at = notification.next_attempt_at
+
+    clock.move_to(first_retry_at - SECOND)
+    assert deliver_due().retrying == 0, "not due yet"
+    clock.move_to(first_retry_at)
+    assert deliver_due().retrying == 1
+    second_retry_at = row(ticket, "created").next_attempt_at
+    assert second_retry_at - first_retry_at == 2 * (first_retry_at - T0), "exponential"
+
+    smtp_settings.refusing_temporarily = False
+    clock.move_to(second_retry_at)
+    assert deliver_due().sent == 1
+    clock.move_to(T0 + 5 * HOUR)
+    deliver_due()
+
+    notification = row(ticket, "created")
+    assert notification.status == DeliveryStatus.SENT
+    assert notification.attempts == 3
+    assert notification.sent_at == second_retry_at
+    assert notification.last_error == ""
+    assert len(smtp_settings.refused) == 2
+    assert smtp_settings.message_ids() == [notification.message_id]
+
+
+def test_the_message_id_is_the_same_on_every_attempt(clock, make_ticket, smtp_settings):
+    ticket = make_ticket(due_in=2 * HOUR)
+    smtp_settings.refusing_temporarily = True
+    deliver_due()
+    smtp_settings.refusing_temporarily = False
+    clock.move_to(row(ticket, "created").next_attempt_at)
+
+    deliver_due()
+
+    [refused] = smtp_settings.refused
+    [delivered] = smtp_settings.received()
+    assert refused.message_id == delivered.message_id == row(ticket, "created").message_id
+
+
+def test_a_recipient_refused_with_550_fails_for_good_without_holding_up_others(
+    clock, make_ticket, make_user, smtp_settings
+):
+    bob = make_user("bob")
+    refused = make_ticket(due_in=2 * HOUR)
+    accepted = make_ticket(due_in=2 * HOUR, owner=bob)
+    smtp_settings.refused_recipients.add(ALICE)
+
+    report = deliver_due()
+    clock.move_to(T0 + 24 * HOUR)
+    later = deliver_due()
+
+    assert (report.sent, report.failed, report.retrying) == (1, 1, 0)
+    assert (later.sent, later.failed, later.retrying) == (0, 0, 0)
+    failed = row(refused, "created")
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.next_attempt_at is None
+    assert "550" in failed.last_error
+    assert row(accepted, "created").status == DeliveryStatus.SENT
+    assert [m.rcpt_tos for m in smtp_settings.received()] == [("bob@example.com",)]
+
+
+def test_nothing_is_lost_while_the_mail_server_is_down(clock, make_ticket, smtp_settings):
+    smtp_settings.stop()
+    for due_in in (2 * HOUR, 30 * MINUTE, -MINUTE):
+        make_ticket(due_in=due_in)
+
+    down = deliver_due()
+
+    assert (down.sent, down.retrying, down.failed) == (0, 5, 0)
+    for notification in Notification.objects.all():
+        assert notification.status == DeliveryStatus.PENDING
+        assert notification.attempts == 1
+        assert notification.last_error.startswith("cannot connect")
+
+    smtp_settings.start()
+    clock.move_to(T0 + MINUTE)
+    back = deliver_due()
+    clock.move_to(T0 + HOUR)
+    again = deliver_due()
+
+    assert (back.sent, again.sent) == (5, 0)
+    assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert sorted(smtp_settings.message_ids()) == sorted(
+        n.message_id for n in Notification.objects.all()
+    )
+
+
+def test_a_hanging_mail_server_times_out_and_nothing_is_lost(
+    clock, make_ticket, smtp_settings, hanging_smtp_server
+):
+    make_ticket(due_in=30 * MINUTE)
+
+    with smtp_settings_for(hanging_smtp_server.port, timeout=1.0):
+        started = time.monotonic()
+        hung = deliver_due()
+        waited = time.monotonic() - started
+
+    assert hanging_smtp_server.connections == 1, "one connection attempt for the whole batch"
+    assert 0.9 <= waited < 5, "EMAIL_TIMEOUT must end the wait"
+    assert (hung.sent, hung.retrying) == (0, 2)
+    assert smtp_settings.received() == []
+
+    clock.move_to(T0 + MINUTE)
+    recovered = deliver_due()
+    clock.move_to(T0 + HOUR)
+    deliver_due()
+
+    assert recovered.sent == 2
+    assert smtp_settings.kinds() == ["created", "warning"]
+
+
+def test_exhausted_attempts_fail_visibly_and_the_admin_retry_requeues_them(
+    clock, make_ticket, make_user, smtp_settings, settings, client
+):
+    settings.SLA_DELIVERY_MAX_ATTEMPTS = 3
+    ticket = make_ticket(due_in=-MINUTE)  # created and missed
+    created = row(ticket, "created")
+    smtp_settings.refusing_temporarily = True
+
+    reports = []
+    for _ in range(3):
+        reports.append(deliver_due())
+        retry_at = Notification.objects.aggregate(at=Max("next_attempt_at"))["at"]
+        if retry_at is not None:
+            clock.move_to(retry_at)
+    # Two rows: the first two attempts reschedule both, the third gives up on both.
+    assert [(r.retrying, r.failed) for r in reports] == [(2, 0), (2, 0), (0, 2)]
+    created.refresh_from_db()
+    assert created.status == DeliveryStatus.FAILED
+    assert created.attempts == 3
+    assert "451" in created.last_error
+    clock.move_to(T0 + 24 * HOUR)
+    assert deliver_due().failed == 0, "given up: no more attempts"
+
+    missed = row(ticket, "missed")
+    Notification.objects.filter(pk=missed.pk).update(status=DeliveryStatus.SENT)  # say, by hand
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    response = client.post(
+        reverse("admin:notifications_notification_changelist"),
+        {"action": "retry", "_selected_action": [created.pk, missed.pk]},
+        follow=True,
+    )
+    assert response.status_code == 200
+    assert "1 notification(s) queued" in response.content.decode()
+    created.refresh_from_db()
+    assert (created.status, created.attempts, created.last_error) == (
+        DeliveryStatus.PENDING,
+        0,
+        "",
+    )
+    assert row(ticket, "missed").status == DeliveryStatus.SENT
+
+    smtp_settings.refusing_temporarily = False
+    assert deliver_due().sent == 1
+    assert smtp_settings.message_ids() == [created.message_id]
+
+
+# --- Nobody to send to --------------------------------------------------------------------
+
+
+def test_an_owner_without_an_email_address_is_skipped_not_failed(
+    clock, make_ticket, make_user, smtp_settings
+):
+    ticket = make_ticket(due_in=30 * MINUTE, owner=make_user("nomail", email=""))
+
+    report = deliver_due()
+    clock.move_to(T0 + 24 * HOUR)
+    later = deliver_due()
+
+    assert (report.skipped, report.failed, report.retrying) == (2, 0, 0)
+    assert later.skipped == 0
+    for kind in ("created", "warning"):
+        skipped = row(ticket, kind)
+        assert skipped.status == DeliveryStatus.SKIPPED
+        assert skipped.last_error == "owner has no email address"
+    assert smtp_settings.received() == []
+
+
+def test_an_owner_without_an_email_address_is_skipped_even_while_the_server_is_down(
+    clock, make_ticket, make_user, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR)  # alice's row comes first and finds the server down
+    silent = make_ticket(due_in=2 * HOUR, owner=make_user("nomail", email=""))
+    smtp_settings.stop()
+
+    report = deliver_due()
+
+    assert (report.retrying, report.skipped) == (1, 1)
+    assert row(silent, "created").status == DeliveryStatus.SKIPPED
+
+
+# --- Leases -------------------------------------------------------------------------------
+
+
+def test_a_row_held_by_a_sender_that_died_is_retried_only_after_its_lease(
+    clock, make_ticket, smtp_settings, settings
+):
+    settings.SLA_DELIVERY_LEASE_SECONDS = 120
+    ticket = make_ticket(due_in=2 * HOUR)
+    [held] = claim(now=T0, limit=10)  # ... and the sender is killed before sending
+
+    now_report = deliver_due()
+    clock.move_to(T0 + 119 * SECOND)
+    before_report = deliver_due()
+    clock.move_to(T0 + 120 * SECOND)
+    after_report = deliver_due()
+
+    assert (now_report.sent, before_report.sent, after_report.sent) == (0, 0, 1)
+    notification = row(ticket, "created")
+    assert notification.status == DeliveryStatus.SENT
+    assert notification.attempts == 2, "the dead sender's attempt counts"
+    assert smtp_settings.message_ids() == [held.message_id]
+
+
+def test_a_notification_cancelled_while_in_flight_stays_cancelled_but_records_the_send(
+    clock, make_ticket, smtp_settings
+):
+    ticket = make_ticket(due_in=30 * MINUTE)
+    claimed = claim(now=T0, limit=10)
+    services.update_ticket(ticket=ticket, status=Status.RESOLVED)
+
+    report = send_batch(claimed)
+
+    assert report.sent == 2
+    warning = Notification.objects.get(ticket=ticket, kind="warning")
+    assert warning.status == DeliveryStatus.CANCELLED
+    assert warning.sent_at == T0
+    assert warning.last_error == "sent after it was cancelled"
+
+
+# --- Telling the truth about what was sent ------------------------------------------------
+
+
+def test_warning_sent_at_is_set_only_once_the_warning_is_delivered(
+    clock, make_ticket, smtp_settings
+):
+    ticket = make_ticket(due_in=2 * HOUR)
+    deliver_due()
+    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "only the creation email"
+
+    clock.move_to(T0 + HOUR)
+    run_transitions()
+    smtp_settings.stop()
+    deliver_due()
+    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "server down"
+
+    smtp_settings.start()
+    smtp_settings.refusing_temporarily = True
+    clock.move_to(T0 + HOUR + MINUTE)
+    deliver_due()
+    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "refused with 451"
+
+    smtp_settings.refusing_temporarily = False
+    clock.move_to(T0 + HOUR + 2 * MINUTE)
+    deliver_due()
+    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == T0 + HOUR + 2 * MINUTE
+    assert smtp_settings.kinds() == ["created", "warning"]
+
+
+def test_creating_a_ticket_through_the_api_never_waits_for_smtp(clock, api, hanging_smtp_server):
+    with smtp_settings_for(hanging_smtp_server.port, timeout=1.0):
+        started = time.monotonic()
+        response = api.post(
+            "/api/tickets/",
+            {"title": "Printer on fire", "deadline": (T0 + 30 * MINUTE).isoformat()},
+            format="json",
+        )
+        took = time.monotonic() - started
+
+    assert response.status_code == 201, response.content
+    assert took < 0.9, "the request must not have waited on the mail server"
+    assert hanging_smtp_server.connections == 0
+    assert response.json()["warning_sent_at"] is None
+    assert response.json()["sla_warning_sent"] is False
+    assert statuses() == [("created", DeliveryStatus.PENDING), ("warning", DeliveryStatus.PENDING)]
+
+
+def test_creating_a_ticket_through_the_api_sends_nothing_by_itself(clock, api, smtp_settings):
+    response = api.post(
+        "/api/tickets/",
+        {"title": "Printer on fire", "deadline": (T0 - MINUTE).isoformat()},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    assert smtp_settings.received() == []
+    assert deliver_due().sent == 2
+    assert smtp_settings.kinds() == ["created", "missed"]
