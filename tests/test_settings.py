@@ -313,3 +313,21 @@ def test_env_rate_refuses_anything_else(monkeypatch, raw):
 
     with pytest.raises(ImproperlyConfigured, match="WATCHDOG_TEST_VALUE="):
         env_rate("WATCHDOG_TEST_VALUE", "10/m")
+
+
+def test_a_lease_shorter_than_a_few_smtp_timeouts_is_warned_about(settings):
+    from watchdog.checks import check_delivery_lease
+
+    settings.EMAIL_TIMEOUT = 10
+    settings.SLA_DELIVERY_LEASE_SECONDS = 30
+
+    assert [m.id for m in check_delivery_lease(None)] == ["watchdog.W002"]
+
+
+def test_the_default_lease_outlasts_the_default_smtp_timeout(settings):
+    from watchdog.checks import check_delivery_lease
+
+    settings.EMAIL_TIMEOUT = 10
+    settings.SLA_DELIVERY_LEASE_SECONDS = 300
+
+    assert check_delivery_lease(None) == []

@@ -38,6 +38,15 @@ def check_embedded_default(
                 id="watchdog.I001",
             )
         )
+    if not settings.CELERY_BROKER_URL:
+        messages.append(
+            checks.Info(
+                "No Celery broker: SLA checks and deliveries run in-process "
+                "(manage.py check_sla --loop, or cron).",
+                hint="Set CELERY_BROKER_URL=redis://... to run them on Celery workers and beat.",
+                id="watchdog.I003",
+            )
+        )
     if settings.EMAIL_BACKEND == "django.core.mail.backends.console.EmailBackend":
         messages.append(
             checks.Info(
@@ -48,3 +57,40 @@ def check_embedded_default(
             )
         )
     return messages
+
+
+@checks.register()
+def check_broker_apart_from_cache(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    broker = settings.CELERY_BROKER_URL.rstrip("/")
+    if not broker or broker != settings.REDIS_URL.rstrip("/"):
+        return []
+    return [
+        checks.Warning(
+            "CELERY_BROKER_URL is the cache's Redis database: clearing the cache would "
+            "empty the task queue.",
+            hint="Give the broker a database of its own, e.g. redis://host:6379/1.",
+            id="watchdog.W002",
+        )
+    ]
+
+
+@checks.register()
+def check_delivery_lease(
+    app_configs: Sequence[AppConfig] | None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    # One send can wait on the SMTP server several times (connect, greeting, data), each up
+    # to EMAIL_TIMEOUT. A lease shorter than a few of those can end while a message is
+    # still in hand, and another sender would then send it again.
+    if settings.SLA_DELIVERY_LEASE_SECONDS >= 6 * settings.EMAIL_TIMEOUT:
+        return []
+    return [
+        checks.Warning(
+            f"SLA_DELIVERY_LEASE_SECONDS={settings.SLA_DELIVERY_LEASE_SECONDS} is shorter than "
+            f"6 x EMAIL_TIMEOUT ({settings.EMAIL_TIMEOUT:g} s): a slow mail server can outlast "
+            "a sender's lease and cause duplicate emails.",
+            hint="Raise SLA_DELIVERY_LEASE_SECONDS or lower EMAIL_TIMEOUT.",
+            id="watchdog.W002",
+        )
+    ]
