@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format typecheck check-deploy lock clean
+.PHONY: help install run stack test lint format typecheck check-deploy lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -23,6 +23,9 @@ install: $(BIN)/.installed  ## Create .venv and install the pinned dependencies
 run: install  ## Migrate, then serve the API and run the SLA checker loop beside it
 	$(BIN)/python manage.py migrate --noinput --skip-checks
 	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/serve-dev
+
+stack: install  ## gunicorn + Celery worker + beat on DATABASE_URL (PostgreSQL) and REDIS_URL
+	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/stack
 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)
 	$(BIN)/pytest $(PYTEST_ARGS)

@@ -20,6 +20,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from notifications import latency
 from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
 from tickets.models import Ticket
@@ -103,6 +104,7 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
 def send_batch(claimed: list[Notification]) -> DeliveryReport:
     """Send claimed notifications over one connection, recording each outcome at once."""
     report = DeliveryReport()
+    waits: list[float] = []  # seconds each sent email spent in the outbox
     started = time.monotonic()
     # Stop well before the lease ends so no other sender can claim a row still in hand.
     budget = settings.SLA_DELIVERY_LEASE_SECONDS * 0.5
@@ -141,11 +143,30 @@ def send_batch(claimed: list[Notification]) -> DeliveryReport:
                 opened = False
                 _record_failure(notification, error, report)
                 continue
-            _mark_sent(notification, recipient)
+            sent_at = _mark_sent(notification, recipient)
             report.sent += 1
+            waits.append((sent_at - notification.created_at).total_seconds())
+            log.info(
+                "notification %s for ticket %s sent",
+                notification.pk,
+                notification.ticket_id,
+                extra=_ids(notification, wait_seconds=waits[-1]),
+            )
     finally:
         _close_quietly(connection)
+    latency.record(waits)
     return report
+
+
+def _ids(notification: Notification, **more: object) -> dict[str, object]:
+    """Log fields (LOG_FORMAT=json) that tie an event to its ticket and notification."""
+    return {
+        "ticket_id": notification.ticket_id,
+        "notification_id": notification.pk,
+        "kind": notification.kind,
+        "attempt": notification.attempts,
+        **more,
+    }
 
 
 def _send(connection: BaseEmailBackend, notification: Notification, recipient: str) -> None:
@@ -177,7 +198,7 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
         connection.close()
 
 
-def _mark_sent(notification: Notification, recipient: str) -> None:
+def _mark_sent(notification: Notification, recipient: str) -> datetime:
     now = timezone.now()
     # One commit per email, for the row and its ticket's stamp together. On PostgreSQL it
     # does not wait for the WAL flush: a synchronous flush per email (two per warning)
@@ -209,9 +230,16 @@ def _mark_sent(notification: Notification, recipient: str) -> None:
                 deadline=notification.deadline,
                 warning_sent_at__isnull=True,
             ).update(warning_sent_at=now)
+    return now
 
 
 def _mark_skipped(notification: Notification) -> None:
+    log.info(
+        "notification %s for ticket %s skipped: owner has no email address",
+        notification.pk,
+        notification.ticket_id,
+        extra=_ids(notification),
+    )
     Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error="owner has no email address"
     )
@@ -228,6 +256,7 @@ def _record_failure(
         notification.ticket_id,
         attempts,
         error,
+        extra=_ids(notification, permanent=give_up),
     )
     # Matching attempts too: if our lease ran out and another sender claimed the row,
     # it is theirs now and this stale outcome must not reschedule it under them.

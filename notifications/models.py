@@ -59,6 +59,13 @@ class Notification(models.Model):
                 condition=Q(status="pending"),
                 name="notification_pending_idx",
             ),
+            # /healthz and /metrics: the oldest pending row, MIN(created_at) WHERE status =
+            # 'pending', without reading the sent rows that make up most of the table.
+            models.Index(
+                fields=["created_at"],
+                condition=Q(status="pending"),
+                name="notification_pending_age_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -67,3 +74,20 @@ class Notification(models.Model):
     @property
     def message_id(self) -> str:
         return f"<{self.message_key}@sla-watchdog>"
+
+
+class DeliveryLatency(models.Model):
+    """How long sent emails waited in the outbox (sent_at - created_at), as a histogram.
+
+    One row per bucket of notifications.latency.BUCKETS, counting the emails whose wait
+    fell in it (not cumulatively) and the sum of those waits. Every sender process adds to
+    the same rows and /metrics reads them from any process; see notifications.latency.
+    """
+
+    # Index into notifications.latency.BUCKETS; len(BUCKETS) is the +Inf bucket.
+    bucket = models.PositiveSmallIntegerField(primary_key=True)
+    count = models.PositiveBigIntegerField(default=0)
+    sum_seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"bucket {self.bucket}: {self.count}"

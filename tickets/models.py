@@ -96,3 +96,25 @@ class Ticket(models.Model):
         run_transitions(ticket_ids=[self.pk])
         deliver_due(ticket_ids=[self.pk])
         self.refresh_from_db()
+
+
+class CheckerRun(models.Model):
+    """The SLA checker's heartbeat: one row, brought up to date by every check.
+
+    Checks run in whichever process runs them (a check_sla loop, cron, a Celery worker),
+    and /healthz and /metrics answer from any web process, so the record lives in the
+    database they all share rather than in a process or a cache.
+    """
+
+    SINGLETON_ID = 1
+
+    finished_at = models.DateTimeField()
+    # The last check: how long its state-change pass took and how many tickets it moved.
+    duration_seconds = models.FloatField()
+    state_changes = models.PositiveIntegerField()
+    # Since the row was created, for Prometheus' rate(): checks run and their total time.
+    runs = models.PositiveBigIntegerField(default=0)
+    total_duration_seconds = models.FloatField(default=0.0)
+
+    def __str__(self) -> str:
+        return f"SLA check finished at {self.finished_at.isoformat()}"

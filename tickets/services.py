@@ -7,6 +7,7 @@ from django.contrib.auth.models import User
 from django.db import transaction
 from django.utils import timezone
 
+from notifications.tasks import deliver_soon
 from tickets import engine
 from tickets.models import Ticket
 from tickets.sla import ACTIVE_STATUSES
@@ -24,6 +25,7 @@ def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) ->
         ticket.resolved_at = now
     with transaction.atomic():
         engine.apply_change(ticket, fresh=True, now=now, created=True)
+        deliver_soon(ticket_id=ticket.pk, now=now)
     return ticket
 
 
@@ -50,6 +52,7 @@ def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any
         if deadline_moved:
             locked.warning_sent_at = None
         engine.apply_change(locked, fresh=deadline_moved or (is_active and not was_active), now=now)
+        deliver_soon(ticket_id=locked.pk, now=now)
     return locked
 
 

@@ -71,7 +71,7 @@ def check_broker_apart_from_cache(
             "CELERY_BROKER_URL is the cache's Redis database: clearing the cache would "
             "empty the task queue.",
             hint="Give the broker a database of its own, e.g. redis://host:6379/1.",
-            id="watchdog.W002",
+            id="watchdog.W003",
         )
     ]
 

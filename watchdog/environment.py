@@ -7,7 +7,7 @@ so a typo in a deployment stops start-up instead of silently becoming a default.
 import math
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import TypeVar
 
 from django.core.exceptions import ImproperlyConfigured
@@ -90,3 +90,14 @@ def env_rate(name: str, default: str) -> str:
         return value
 
     return _read(name, default, parse, 'a rate like "10/m" (count/[n]s|m|h|d)')
+
+
+def env_choice(name: str, default: str, choices: Collection[str]) -> str:
+    """One of a fixed set of words, compared without regard to case."""
+
+    def parse(value: str) -> str:
+        if value.lower() not in choices:
+            raise ValueError(value)
+        return value.lower()
+
+    return _read(name, default, parse, " or ".join(sorted(choices)))

@@ -6,6 +6,8 @@ an in-process cache and emails printed to the console. Every variable is documen
 """
 
 import contextlib
+import math
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -15,6 +17,7 @@ from dotenv import load_dotenv
 
 from watchdog.environment import (
     env_bool,
+    env_choice,
     env_float,
     env_int,
     env_list,
@@ -168,6 +171,69 @@ SLA_DELIVERY_MAX_ATTEMPTS = env_int("SLA_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
 SLA_RETRY_BASE_SECONDS = env_int("SLA_RETRY_BASE_SECONDS", 15, minimum=1)
 SLA_RETRY_MAX_SECONDS = env_int("SLA_RETRY_MAX_SECONDS", 3600, minimum=1)
 
+# --- Celery: the SLA check and deliveries on a distributed engine (optional) ----------------
+# Empty CELERY_BROKER_URL (the default): no Celery at all; `check_sla --loop` or cron checks
+# and delivers in-process. Set: Celery beat runs the SLA check every SLA_CHECK_INTERVAL
+# seconds and workers deliver the outbox, calling the same functions as check_sla.
+# Redis: redis://127.0.0.1:6379/1 (not REDIS_URL's database: the cache's clear() empties
+# it). RabbitMQ: amqp://guest:guest@127.0.0.1:5672//.
+CELERY_BROKER_URL = env_str("CELERY_BROKER_URL")
+if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(
+    ("redis://", "rediss://", "amqp://", "amqps://", "pyamqp://")
+):
+    raise ImproperlyConfigured(
+        f"CELERY_BROKER_URL={CELERY_BROKER_URL!r} is not valid: expected redis://... or amqp://..."
+    )
+# Lets several deployments (or test runs) share one broker without taking each other's work.
+CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "sla-watchdog")
+# The outbox row is the record of a delivery, never the message: no results are kept, and
+# a task carries no data, so a lost message costs one check interval and a redelivered one
+# claims whatever is due by then.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_BACKEND = None
+# Acknowledge a message after its task ran, and give it back when the worker process died
+# mid-task, so a crash is retried rather than forgotten.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A message that will be redelivered anyway must not also keep running on a worker that
+# lost its broker connection.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# One message at a time per worker process: a long delivery holds back no queued task.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None  # None: CPUs
+# A delivery cut short leaves the emails it had claimed to be retried when their lease ends.
+CELERY_TASK_SOFT_TIME_LIMIT = env_int("CELERY_TASK_SOFT_TIME_LIMIT", 540, minimum=1)
+CELERY_TASK_TIME_LIMIT = env_int("CELERY_TASK_TIME_LIMIT", 600, minimum=2)
+# Redis hands an unacknowledged message to another worker after this long, even while the
+# first still runs it, so it must outlast the hard time limit.
+CELERY_VISIBILITY_TIMEOUT = env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=3)
+if not CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < CELERY_VISIBILITY_TIMEOUT:
+    raise ImproperlyConfigured(
+        "Expected CELERY_TASK_SOFT_TIME_LIMIT < CELERY_TASK_TIME_LIMIT < "
+        f"CELERY_VISIBILITY_TIMEOUT, got {CELERY_TASK_SOFT_TIME_LIMIT}, "
+        f"{CELERY_TASK_TIME_LIMIT} and {CELERY_VISIBILITY_TIMEOUT}."
+    )
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,  # Redis only; RabbitMQ ignores it
+    "socket_connect_timeout": 5,
+}
+# Each attempt of a worker or beat to reach the broker gives up after this long (then they
+# retry). Callers someone waits on, API requests and /healthz, use watchdog.celery's
+# broker_connection instead, which gives up for good after 2 s.
+CELERY_BROKER_CONNECTION_TIMEOUT = 5
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE = {
+    "check-sla": {
+        "task": "tickets.tasks.check_sla",
+        "schedule": timedelta(seconds=SLA_CHECK_INTERVAL),
+        # A check still queued when the next one is due adds nothing: drop it.
+        "options": {"expires": SLA_CHECK_INTERVAL},
+    },
+}
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_TIMEZONE = "UTC"
+# Workers and beat log through LOGGING below (watchdog.celery.use_django_logging).
+
 # --- API ----------------------------------------------------------------------------------
 
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
@@ -269,6 +335,8 @@ SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
+# Load balancers and container engines probe /healthz over plain HTTP from inside.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 if env_bool("SECURE_PROXY_SSL_HEADER", False):
     # Only behind a proxy that sets X-Forwarded-Proto itself and strips the client's.
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
@@ -279,11 +347,34 @@ if LOG_LEVEL not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
         f"LOG_LEVEL={env_str('LOG_LEVEL')!r} is not valid: expected DEBUG, INFO, WARNING, "
         "ERROR or CRITICAL."
     )
+# json: one JSON object a line, with ticket_id / notification_id fields, for log shippers.
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain", {"plain", "json"})
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "watchdog.jsonlog.JsonFormatter"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- Operations: /healthz and /metrics ------------------------------------------------------
+
+# /healthz answers 503 when no SLA check has finished for this long (a checker loop or beat
+# runs one every SLA_CHECK_INTERVAL; raise it when check_sla runs from cron)...
+HEALTH_CHECKER_STALE_SECONDS = env_int(
+    "HEALTH_CHECKER_STALE_SECONDS", max(60, math.ceil(3 * SLA_CHECK_INTERVAL)), minimum=1
+)
+# ...or when an email has been due for this long without any sender taking it.
+HEALTH_MAX_OVERDUE_SECONDS = env_int("HEALTH_MAX_OVERDUE_SECONDS", 300, minimum=1)
+# Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>". Empty: only
+# staff users signed in to the admin can read it; anyone else gets 404.
+METRICS_TOKEN = env_str("METRICS_TOKEN")
+if METRICS_TOKEN and len(METRICS_TOKEN) < 32:
+    raise ImproperlyConfigured(
+        "METRICS_TOKEN must be at least 32 characters. Generate one with: "
+        "python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+    )

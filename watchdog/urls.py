@@ -2,10 +2,15 @@ from django.contrib import admin
 from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from watchdog.health import healthz
+from watchdog.metrics import metrics
 from watchdog.views import not_found
 
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # Operations: unauthenticated health for probes, protected metrics for Prometheus.
+    path("healthz", healthz, name="healthz"),
+    path("metrics", metrics, name="metrics"),
     path("", include("accounts.urls")),
     path("api/", include("tickets.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,44 @@
+"""How far behind the outbox is: read by /healthz and /metrics, from any process."""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Min
+
+from notifications.models import DeliveryStatus, Notification
+
+
+@dataclass(frozen=True)
+class Backlog:
+    pending: int  # waiting for a first or another attempt, including rows in flight
+    due: int  # pending and due now, but not yet claimed by any sender
+    oldest_pending_created_at: datetime | None
+    oldest_due_at: datetime | None
+
+    def oldest_pending_age_seconds(self, now: datetime) -> float:
+        """How long the oldest pending email has been in the outbox (retries included)."""
+        return _since(self.oldest_pending_created_at, now)
+
+    def overdue_seconds(self, now: datetime) -> float:
+        """How long the longest-due email has been waiting for a sender to take it."""
+        return _since(self.oldest_due_at, now)
+
+
+def backlog(*, now: datetime) -> Backlog:
+    pending = Notification.objects.filter(status=DeliveryStatus.PENDING)
+    # Both read pending rows only, through the partial indexes notification_pending_age_idx
+    # and notification_pending_idx: the sent rows, most of the table, are never touched.
+    everything = pending.aggregate(count=Count("id"), oldest=Min("created_at"))
+    due = pending.filter(next_attempt_at__lte=now).aggregate(
+        count=Count("id"), oldest=Min("next_attempt_at")
+    )
+    return Backlog(
+        pending=everything["count"],
+        due=due["count"],
+        oldest_pending_created_at=everything["oldest"],
+        oldest_due_at=due["oldest"],
+    )
+
+
+def _since(moment: datetime | None, now: datetime) -> float:
+    return max(0.0, (now - moment).total_seconds()) if moment is not None else 0.0

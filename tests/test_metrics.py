@@ -1,0 +1,211 @@
+"""/metrics: Prometheus metrics for the whole deployment, read from the database.
+
+Protected: a bearer token (METRICS_TOKEN) or a staff user's session; otherwise 404 when
+no token is configured, 401 when one is. Values are checked by parsing the exposition
+with prometheus_client's own parser, as Prometheus would read it.
+"""
+
+import math
+from datetime import timedelta
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from notifications import latency
+from notifications.delivery import deliver_due
+from tests.conftest import T0
+from tests.test_settings import start_up
+from tickets import services
+from tickets.checker import check_sla
+
+TOKEN = "a-metrics-token-that-is-long-enough-0123456789"
+SECOND = timedelta(seconds=1)
+MINUTE = timedelta(minutes=1)
+HOUR = timedelta(hours=1)
+
+
+@pytest.fixture
+def metrics_token(settings):
+    settings.METRICS_TOKEN = TOKEN
+    return TOKEN
+
+
+def scrape(client, *, token=TOKEN):
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"].startswith("text/plain; version=")
+    samples = {}
+    for family in text_string_to_metric_families(response.content.decode()):
+        for sample in family.samples:
+            samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return samples
+
+
+def value(samples, name, **labels):
+    return samples[(name, tuple(sorted(labels.items())))]
+
+
+# --- Who may read them ----------------------------------------------------------------------
+
+
+def test_without_a_token_configured_an_anonymous_scrape_gets_404(client, db):
+    assert client.get("/metrics").status_code == 404
+
+
+def test_without_a_token_configured_no_bearer_token_is_accepted(client, db):
+    response = client.get("/metrics", headers={"Authorization": "Bearer "})
+
+    assert response.status_code == 404
+
+
+def test_with_a_token_configured_a_missing_token_gets_401(client, db, metrics_token):
+    response = client.get("/metrics")
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == 'Bearer realm="metrics"'
+
+
+def test_with_a_token_configured_a_wrong_token_gets_401(client, db, metrics_token):
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}x"})
+
+    assert response.status_code == 401
+
+
+def test_the_right_bearer_token_reads_them(client, db, metrics_token):
+    assert scrape(client)
+
+
+def test_a_staff_user_signed_in_reads_them_without_a_token(client, db, staff):
+    client.force_login(staff)
+
+    response = client.get("/metrics")
+
+    assert response.status_code == 200
+    assert b"sla_watchdog_tickets" in response.content
+
+
+def test_a_signed_in_user_who_is_not_staff_gets_404(client, db, alice):
+    client.force_login(alice)
+
+    assert client.get("/metrics").status_code == 404
+
+
+def test_a_short_metrics_token_stops_start_up_by_name(tmp_path):
+    result = start_up(tmp_path, METRICS_TOKEN="too-short")
+
+    assert result.returncode != 0
+    assert "METRICS_TOKEN must be at least 32 characters" in result.stderr
+
+
+# --- What they say ------------------------------------------------------------------------
+
+
+def test_it_counts_tickets_by_sla_state(client, clock, make_ticket, metrics_token):
+    make_ticket(due_in=2 * HOUR)
+    make_ticket(due_in=3 * HOUR)
+    make_ticket(due_in=30 * MINUTE)
+    make_ticket(due_in=-MINUTE)
+    done = make_ticket(due_in=2 * HOUR)
+    services.update_ticket(ticket=done, status="resolved")
+
+    samples = scrape(client)
+
+    assert value(samples, "sla_watchdog_tickets", sla_state="on_track") == 2
+    assert value(samples, "sla_watchdog_tickets", sla_state="at_risk") == 1
+    assert value(samples, "sla_watchdog_tickets", sla_state="breached") == 1
+    assert value(samples, "sla_watchdog_tickets", sla_state="achieved") == 1
+
+
+def test_it_counts_notifications_by_status_and_kind(
+    client, clock, make_ticket, make_user, metrics_token, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR)
+    make_ticket(due_in=-MINUTE)
+    make_ticket(due_in=2 * HOUR, owner=make_user("nomail", email=""))
+    deliver_due()
+    make_ticket(due_in=2 * HOUR)  # not delivered yet
+
+    samples = scrape(client)
+
+    assert value(samples, "sla_watchdog_notifications", status="sent", kind="created") == 2
+    assert value(samples, "sla_watchdog_notifications", status="sent", kind="missed") == 1
+    assert value(samples, "sla_watchdog_notifications", status="skipped", kind="created") == 1
+    assert value(samples, "sla_watchdog_notifications", status="pending", kind="created") == 1
+    assert value(samples, "sla_watchdog_notifications", status="failed", kind="warning") == 0
+
+
+def test_delivery_latency_is_a_histogram_of_how_long_sent_emails_waited(
+    client, clock, make_ticket, metrics_token, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR)
+    make_ticket(due_in=2 * HOUR)
+    clock.move_to(T0 + 3 * SECOND)
+    deliver_due()  # two emails that waited 3 s
+    make_ticket(due_in=2 * HOUR)
+    clock.move_to(T0 + 103 * SECOND)
+    deliver_due()  # one that waited 100 s
+
+    samples = scrape(client)
+
+    def bucket(le):
+        return value(samples, "sla_watchdog_delivery_latency_seconds_bucket", le=le)
+
+    assert bucket("1.0") == 0
+    assert bucket("5.0") == 2
+    assert bucket("60.0") == 2
+    assert bucket("120.0") == 3
+    assert bucket("+Inf") == 3
+    assert value(samples, "sla_watchdog_delivery_latency_seconds_count") == 3
+    assert value(samples, "sla_watchdog_delivery_latency_seconds_sum") == 106.0
+
+
+def test_latency_buckets_only_ever_grow_as_batches_add_to_them(db):
+    latency.record([0.5, 7.0, 7.0])
+    latency.record([7.0, 90_000.0])
+    latency.record([])
+
+    histogram = latency.histogram()
+
+    assert histogram.count == 5
+    assert histogram.sum_seconds == pytest.approx(90_021.5)
+    cumulative = dict(histogram.buckets)
+    assert cumulative[1] == 1
+    assert cumulative[15] == 4
+    assert cumulative[24 * 3600] == 4
+    assert cumulative[math.inf] == 5
+
+
+def test_it_reports_how_often_and_how_long_the_checker_ran(clock, client, db, metrics_token):
+    check_sla()
+    clock.move_to(T0 + 5 * SECOND)
+    check_sla()
+
+    samples = scrape(client)
+
+    assert value(samples, "sla_watchdog_checker_run_duration_seconds_count") == 2
+    assert value(samples, "sla_watchdog_checker_run_duration_seconds_sum") >= 0
+    assert value(samples, "sla_watchdog_checker_last_run_duration_seconds") >= 0
+    last_run = value(samples, "sla_watchdog_checker_last_run_timestamp_seconds")
+    assert last_run == (T0 + 5 * SECOND).timestamp()
+
+
+def test_before_any_check_the_checker_has_run_zero_times(client, db, metrics_token):
+    samples = scrape(client)
+
+    assert value(samples, "sla_watchdog_checker_run_duration_seconds_count") == 0
+    assert ("sla_watchdog_checker_last_run_timestamp_seconds", ()) not in samples
+
+
+def test_it_reports_the_outbox_backlog(client, clock, make_ticket, metrics_token, smtp_settings):
+    make_ticket(due_in=2 * HOUR)
+    make_ticket(due_in=-MINUTE)
+    smtp_settings.stop()
+    deliver_due()  # all three fail; retried 15 s later
+    clock.move_to(T0 + 20 * SECOND)
+
+    samples = scrape(client)
+
+    assert value(samples, "sla_watchdog_outbox_pending") == 3
+    assert value(samples, "sla_watchdog_outbox_due") == 3
+    assert value(samples, "sla_watchdog_outbox_oldest_pending_age_seconds") == 20
+    assert value(samples, "sla_watchdog_outbox_overdue_seconds") == 5

@@ -1,0 +1,51 @@
+"""The Celery app: `celery -A watchdog worker` and `celery -A watchdog beat`.
+
+Configured from Django's settings (the CELERY_* names in watchdog/settings.py), so a worker
+reads the same environment as the web server. Used only when CELERY_BROKER_URL is set;
+without it nothing here connects anywhere and the embedded default runs as before.
+"""
+
+import logging.config
+import os
+from typing import Any
+
+from celery import Celery, signals
+from kombu import Connection
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchdog.settings")
+
+app = Celery("watchdog")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+# tickets/tasks.py and notifications/tasks.py: thin shells around tickets.checker and
+# notifications.delivery, the functions `manage.py check_sla` calls.
+app.autodiscover_tasks()
+
+
+def broker_connection(*, timeout: int) -> Connection:
+    """A connection of its own that gives up after `timeout` seconds, however the broker fails.
+
+    For callers that someone waits on (an API request, a health probe): the pooled
+    connections retry for CELERY_BROKER_CONNECTION_TIMEOUT, and a Redis that accepts the
+    connection but never answers would block them for good.
+    """
+    return app.connection_for_write(
+        connect_timeout=timeout,  # AMQP: connecting and its handshake
+        transport_options={  # Redis: connecting, then every command
+            **app.conf.broker_transport_options,
+            "socket_connect_timeout": timeout,
+            "socket_timeout": timeout,
+        },
+    )
+
+
+@signals.setup_logging.connect
+def use_django_logging(**kwargs: Any) -> None:
+    """Workers and beat log as Django's LOGGING says (LOG_LEVEL, LOG_FORMAT), not Celery's way.
+
+    Without a receiver here, Celery would set the root logger to its own --loglevel
+    (WARNING by default) and drop the service's INFO events, ticket and notification ids
+    included.
+    """
+    from django.conf import settings
+
+    logging.config.dictConfig(settings.LOGGING)
