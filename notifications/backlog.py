@@ -27,7 +27,7 @@ class Backlog:
 def backlog(*, now: datetime) -> Backlog:
     pending = Notification.objects.filter(status=DeliveryStatus.PENDING)
     # Both read pending rows only, through the partial indexes notification_pending_age_idx
-    # and notification_pending_idx: the sent rows, most of the table, are never touched.
+    # and notification_claim_idx: the sent rows, most of the table, are never touched.
     everything = pending.aggregate(count=Count("id"), oldest=Min("created_at"))
     due = pending.filter(next_attempt_at__lte=now).aggregate(
         count=Count("id"), oldest=Min("next_attempt_at")

@@ -201,8 +201,9 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
 def _mark_sent(notification: Notification, recipient: str) -> datetime:
     now = timezone.now()
     # One commit per email, for the row and its ticket's stamp together. On PostgreSQL it
-    # does not wait for the WAL flush: a synchronous flush per email (two per warning)
-    # capped delivery at the disk's flush rate, well below 400 emails/s (bench/README.md).
+    # does not wait for the WAL flush: with a synchronous flush per email (two per warning)
+    # every email waits for the disk, which under I/O load doubled the cost of this mark
+    # (bench/README.md; on a quiet local disk the difference is within noise).
     # A database crash within the next fraction of a second can lose the mark; the email
     # is then sent again after the lease, a duplicate the guarantee above already allows.
     with transaction.atomic():

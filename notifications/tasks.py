@@ -74,7 +74,7 @@ def deliver_soon(*, ticket_id: int, now: datetime) -> None:
 
 
 def _due(now: datetime) -> QuerySet[Notification]:
-    # Served by notification_pending_idx.
+    # Served by notification_claim_idx.
     return Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
 
 
