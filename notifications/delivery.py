@@ -3,20 +3,23 @@
 Guarantee: every notification is delivered at least once. A row is marked sent right
 after the mail server accepts it, so a duplicate is possible only if the process dies
 between that acceptance and the database write (the next sender retries after the lease),
-or, on PostgreSQL, if the database server crashes before flushing that write (_mark_sent).
+or, on PostgreSQL, if the database server crashes before flushing that write
+(_asynchronous_commits).
 """
 
 import contextlib
 import logging
 import smtplib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import transaction
+from django.db import DatabaseError, transaction
+from django.db import connection as db_connection
 from django.db.models import F
 from django.utils import timezone
 
@@ -105,57 +108,71 @@ def send_batch(claimed: list[Notification]) -> DeliveryReport:
     """Send claimed notifications over one connection, recording each outcome at once."""
     report = DeliveryReport()
     waits: list[float] = []  # seconds each sent email spent in the outbox
-    started = time.monotonic()
-    # Stop well before the lease ends so no other sender can claim a row still in hand.
-    budget = settings.SLA_DELIVERY_LEASE_SECONDS * 0.5
     connection = get_connection(fail_silently=False)
-    opened = False
     try:
-        for index, notification in enumerate(claimed):
-            if time.monotonic() - started > budget:
-                _release(claimed[index:])
-                break
-            recipient = notification.ticket.owner.email
-            if not recipient:
-                _mark_skipped(notification)
-                report.skipped += 1
-                continue
-            if not opened:
-                try:
-                    connection.open()
-                    opened = True
-                except (smtplib.SMTPException, OSError) as error:
-                    # Unreachable: this attempt fails for the whole batch at once, rather
-                    # than waiting for a timeout once per message.
-                    failure = DeliveryError(f"cannot connect: {error}", permanent=False)
-                    for unsent in claimed[index:]:
-                        # Nobody to send to is not a failure, whether or not the server is up.
-                        if unsent.ticket.owner.email:
-                            _record_failure(unsent, failure, report)
-                        else:
-                            _mark_skipped(unsent)
-                            report.skipped += 1
-                    break
-            try:
-                _send(connection, notification, recipient)
-            except DeliveryError as error:
-                _close_quietly(connection)  # its state is unknown; reopen for the next one
-                opened = False
-                _record_failure(notification, error, report)
-                continue
-            sent_at = _mark_sent(notification, recipient)
-            report.sent += 1
-            waits.append((sent_at - notification.created_at).total_seconds())
-            log.info(
-                "notification %s for ticket %s sent",
-                notification.pk,
-                notification.ticket_id,
-                extra=_ids(notification, wait_seconds=waits[-1]),
-            )
+        with _asynchronous_commits():
+            _send_all(claimed, connection, report, waits)
     finally:
         _close_quietly(connection)
     latency.record(waits)
     return report
+
+
+def _send_all(
+    claimed: list[Notification],
+    connection: BaseEmailBackend,
+    report: DeliveryReport,
+    waits: list[float],
+) -> None:
+    started = time.monotonic()
+    # Stop well before the lease ends so no other sender can claim a row still in hand.
+    budget = settings.SLA_DELIVERY_LEASE_SECONDS * 0.5
+    opened = False
+    for index, notification in enumerate(claimed):
+        if time.monotonic() - started > budget:
+            _release(claimed[index:])
+            return
+        recipient = notification.ticket.owner.email
+        if not recipient:
+            _mark_skipped(notification)
+            report.skipped += 1
+            continue
+        if not opened:
+            try:
+                connection.open()
+                opened = True
+            except (smtplib.SMTPException, OSError) as error:
+                # Unreachable: this attempt fails for the whole batch at once, rather than
+                # waiting for a timeout once per message.
+                _fail_unreachable(claimed[index:], error, report)
+                return
+        try:
+            _send(connection, notification, recipient)
+        except DeliveryError as error:
+            _close_quietly(connection)  # its state is unknown; reopen for the next one
+            opened = False
+            _record_failure(notification, error, report)
+            continue
+        sent_at = _mark_sent(notification, recipient)
+        report.sent += 1
+        waits.append((sent_at - notification.created_at).total_seconds())
+        log.info(
+            "notification %s for ticket %s sent",
+            notification.pk,
+            notification.ticket_id,
+            extra=_ids(notification, wait_seconds=waits[-1]),
+        )
+
+
+def _fail_unreachable(unsent: list[Notification], error: Exception, report: DeliveryReport) -> None:
+    failure = DeliveryError(f"cannot connect: {error}", permanent=False)
+    for notification in unsent:
+        # Nobody to send to is not a failure, whether or not the server is up.
+        if notification.ticket.owner.email:
+            _record_failure(notification, failure, report)
+        else:
+            _mark_skipped(notification)
+            report.skipped += 1
 
 
 def _ids(notification: Notification, **more: object) -> dict[str, object]:
@@ -200,38 +217,52 @@ def _close_quietly(connection: BaseEmailBackend) -> None:
 
 def _mark_sent(notification: Notification, recipient: str) -> datetime:
     now = timezone.now()
-    # One commit per email, for the row and its ticket's stamp together. On PostgreSQL it
-    # does not wait for the WAL flush: with a synchronous flush per email (two per warning)
-    # every email waits for the disk, which under I/O load doubled the cost of this mark
-    # (bench/README.md; on a quiet local disk the difference is within noise).
-    # A database crash within the next fraction of a second can lose the mark; the email
-    # is then sent again after the lease, a duplicate the guarantee above already allows.
-    with transaction.atomic():
-        db = transaction.get_connection()
-        if db.vendor == "postgresql":
-            with db.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit TO OFF")
-        updated = Notification.objects.filter(
-            pk=notification.pk, status=DeliveryStatus.PENDING
-        ).update(
-            status=DeliveryStatus.SENT,
-            sent_at=now,
-            recipient=recipient,
-            next_attempt_at=None,
-            last_error="",
+    # One statement, committed at once: the moment the server has accepted the email,
+    # the row says so, which keeps the window for a duplicate as short as it can be.
+    updated = Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
+        status=DeliveryStatus.SENT,
+        sent_at=now,
+        recipient=recipient,
+        next_attempt_at=None,
+        last_error="",
+    )
+    if not updated:
+        # Cancelled while in flight: keep it cancelled but record the truth.
+        Notification.objects.filter(pk=notification.pk).update(
+            sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
         )
-        if not updated:
-            # Cancelled while in flight: keep it cancelled but record the truth.
-            Notification.objects.filter(pk=notification.pk).update(
-                sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
-            )
-        if notification.kind == Announcement.WARNING:
-            Ticket.objects.filter(
-                pk=notification.ticket_id,
-                deadline=notification.deadline,
-                warning_sent_at__isnull=True,
-            ).update(warning_sent_at=now)
+    if notification.kind == Announcement.WARNING:
+        # After the row, never before: a crash in between leaves the ticket saying "not
+        # warned" about a warning that went out, never the reverse.
+        Ticket.objects.filter(
+            pk=notification.ticket_id,
+            deadline=notification.deadline,
+            warning_sent_at__isnull=True,
+        ).update(warning_sent_at=now)
     return now
+
+
+@contextlib.contextmanager
+def _asynchronous_commits() -> Iterator[None]:
+    """On PostgreSQL, let this batch's commits return before their WAL flush.
+
+    Waiting for the disk once per email capped delivery at the flush rate under I/O load
+    (bench/README.md). The cost: if the database server itself crashes within a fraction
+    of a second of a mark, the mark is lost and the email is sent again after the lease.
+    Set for the session and reset after the batch, so no other work on the connection is
+    affected; inside an outer transaction (tests) it is left alone.
+    """
+    db = db_connection
+    if db.vendor != "postgresql" or db.in_atomic_block:
+        yield
+        return
+    with db.cursor() as cursor:
+        cursor.execute("SET synchronous_commit TO OFF")
+    try:
+        yield
+    finally:
+        with contextlib.suppress(DatabaseError), db.cursor() as cursor:
+            cursor.execute("RESET synchronous_commit")
 
 
 def _mark_skipped(notification: Notification) -> None:

@@ -498,3 +498,21 @@ def test_creating_a_ticket_through_the_api_sends_nothing_by_itself(clock, api, s
     assert smtp_settings.received() == []
     assert deliver_due().sent == 2
     assert smtp_settings.kinds() == ["created", "missed"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_batch_leaves_the_connection_with_synchronous_commits_as_it_found_it(
+    make_ticket, smtp_settings
+):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("synchronous_commit is a PostgreSQL setting")
+    make_ticket()
+
+    report = deliver_due()
+
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        assert cursor.fetchone() == ("on",)
+    assert report.sent == 1
