@@ -69,6 +69,8 @@ class Ticket(models.Model):
             ),
             # The default list: one owner's tickets ordered by deadline.
             models.Index(fields=["owner", "deadline", "id"], name="ticket_owner_deadline_idx"),
+            # One owner's tickets ordered by creation (?ordering=created_at), any page depth.
+            models.Index(fields=["owner", "created_at", "id"], name="ticket_owner_created_idx"),
             # Staff list and deadline-range filters across owners.
             models.Index(fields=["deadline", "id"], name="ticket_deadline_idx"),
         ]
