@@ -1,15 +1,41 @@
 from typing import Any
 
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.forms import ModelForm
 from django.http import HttpRequest
 
+from policies.models import SlaPolicy
 from tickets import services
-from tickets.models import Ticket
+from tickets.models import DeadlineSource, Ticket
+
+
+class TicketAdminForm(ModelForm[Ticket]):
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or self.cleaned_data
+        # A new priority re-applies the policy to a policy deadline; say so here when no
+        # policy applies, since the service's refusal would come too late for the form.
+        ticket = self.instance
+        priority = cleaned.get("priority")
+        if (
+            ticket.pk is not None
+            and ticket.deadline_source == DeadlineSource.POLICY
+            and priority
+            and "priority" in self.changed_data
+            and "deadline" not in self.changed_data
+        ):
+            try:
+                services.policy_deadline(
+                    policy=SlaPolicy.objects.for_priority(priority), start=ticket.created_at
+                )
+            except ValidationError as exc:
+                self.add_error(None, exc)
+        return cleaned
 
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin[Ticket]):
+    form = TicketAdminForm
     list_display = ["id", "title", "owner", "status", "priority", "deadline", "sla_state"]
     list_filter = ["status", "priority", "sla_state"]
     search_fields = ["title", "owner__username", "owner__email"]
@@ -25,16 +51,21 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
         "warning_sent_at",
         "breached_at",
         "next_check_at",
+        "deadline_source",
+        "policy",
     ]
 
     def save_model(
         self, request: HttpRequest, obj: Ticket, form: ModelForm[Ticket], change: bool
     ) -> None:
         # Through the services, like the API, so admin edits re-arm SLA emails too.
+        # On a change, only what the user changed: the form always posts the deadline, and
+        # a deadline sent is a manual one, which a policy's deadline must not become by
+        # an unrelated edit.
         fields: dict[str, Any] = {
             name: form.cleaned_data[name]
             for name in services.EDITABLE_FIELDS
-            if name in form.cleaned_data
+            if name in form.cleaned_data and (not change or name in form.changed_data)
         }
         if change:
             saved = services.update_ticket(ticket=obj, **fields)

@@ -13,6 +13,13 @@ if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
 
 
+class DeadlineSource(models.TextChoices):
+    """Who set a ticket's deadline: a client (kept as sent) or its SLA policy (re-applied)."""
+
+    MANUAL = "manual"
+    POLICY = "policy"
+
+
 class TicketQuerySet(models.QuerySet["Ticket"]):
     def visible_to(self, user: User | AnonymousUser) -> TicketQuerySet:
         """Staff see every ticket; everyone else only their own."""
@@ -47,6 +54,19 @@ class Ticket(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
+    deadline_source = models.CharField(
+        max_length=16, choices=DeadlineSource.choices, default=DeadlineSource.MANUAL
+    )
+    # The SLA policy that applies to the ticket's priority (the default policy when the
+    # priority has none); it set the deadline when deadline_source is "policy".
+    policy = models.ForeignKey(
+        "policies.SlaPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="tickets",
+        db_index=False,
+    )
 
     # Managed by the SLA engine only (tickets.engine); read-only in the API and admin.
     sla_state = models.CharField(max_length=16, choices=SlaState.choices, default=SlaState.ON_TRACK)
@@ -73,6 +93,13 @@ class Ticket(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="ticket_owner_created_idx"),
             # Staff list and deadline-range filters across owners.
             models.Index(fields=["deadline", "id"], name="ticket_deadline_idx"),
+            # A policy's tickets: SET_NULL when it is deleted. Partial: tickets without a
+            # policy (every ticket when no policy is configured) cost it nothing.
+            models.Index(
+                fields=["policy"],
+                condition=Q(policy__isnull=False),
+                name="ticket_policy_idx",
+            ),
         ]
 
     def __str__(self) -> str:

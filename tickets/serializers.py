@@ -46,7 +46,8 @@ class StrictCharField(serializers.CharField):
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
     title = StrictCharField(min_length=1, max_length=255)
     description = StrictCharField(allow_blank=True, required=False)
-    deadline = AwareDateTimeField()
+    # Optional: without one, the ticket's SLA policy sets it (tickets.services).
+    deadline = AwareDateTimeField(required=False)
     sla_warning_sent = serializers.BooleanField(read_only=True)
     sla_missed = serializers.BooleanField(read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
@@ -69,8 +70,12 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "breached_at",
             "sla_warning_sent",
             "sla_missed",
+            "deadline_source",
+            "policy",
         ]
         read_only_fields = [
+            "deadline_source",
+            "policy",
             "created_at",
             "updated_at",
             "resolved_at",

@@ -2,10 +2,12 @@
 
 from typing import Any
 
-from django.core.exceptions import RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, ValidationError
 from rest_framework.response import Response
+from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
 
 
@@ -18,4 +20,17 @@ class PayloadTooLarge(APIException):
 def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, RequestDataTooBig):
         exc = PayloadTooLarge()
+    elif isinstance(exc, DjangoValidationError):
+        # Services refuse bad requests with Django's ValidationError (the admin shows it
+        # beside the field); the API answers it as a 400, like a serializer's.
+        exc = ValidationError(_detail_of(exc))
     return exception_handler(exc, context)
+
+
+def _detail_of(exc: DjangoValidationError) -> dict[str, list[str]]:
+    if not hasattr(exc, "error_dict"):
+        return {api_settings.NON_FIELD_ERRORS_KEY: exc.messages}
+    return {
+        api_settings.NON_FIELD_ERRORS_KEY if field == NON_FIELD_ERRORS else field: messages
+        for field, messages in exc.message_dict.items()
+    }

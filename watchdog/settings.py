@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "accounts",
     "tickets",
     "notifications",
+    "policies",
 ]
 
 MIDDLEWARE = [

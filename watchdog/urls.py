@@ -13,6 +13,7 @@ urlpatterns = [
     path("metrics", metrics, name="metrics"),
     path("", include("accounts.urls")),
     path("api/", include("tickets.urls")),
+    path("api/", include("policies.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="docs"),
     # Any other API path is a JSON 404, also with DEBUG on (Django's is an HTML page).
