@@ -285,7 +285,7 @@ class Dataset:
         return f"""
         INSERT INTO tickets_ticket (id, owner_id, title, description, deadline, status,
             priority, created_at, updated_at, resolved_at, sla_state, warning_sent_at,
-            breached_at, next_check_at)
+            breached_at, next_check_at, deadline_source)
         SELECT i, 1 + i % {self.spec.users},
             'Printer on floor ' || (i % 40) || ' jams on duplex pages (case ' || i || ')',
             '{DESCRIPTION}',
@@ -298,7 +298,8 @@ class Dataset:
             {sla_state},
             {d.shift(now, warned)},
             {d.shift(now, breached)},
-            {d.shift(now, next_check)}
+            {d.shift(now, next_check)},
+            'manual'
         FROM (
             SELECT i, j, cat, created_min, deadline_min,
                 CASE cat WHEN 'done_ok' THEN created_min + i % 1380
