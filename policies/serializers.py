@@ -3,6 +3,7 @@ from typing import Any
 from rest_framework import serializers
 
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
+from policies.services import POLICY_FIELD_ORDER
 from tickets.serializers import StrictCharField
 from tickets.sla import Priority
 
@@ -53,15 +54,6 @@ class PolicySerializer(serializers.ModelSerializer[SlaPolicy]):
 
     class Meta:
         model = SlaPolicy
-        fields = [
-            "id",
-            "name",
-            "calendar",
-            "priority",
-            "resolution_target",
-            "first_response_target",
-            "warning_lead_times",
-            "warning_percentages",
-        ]
+        fields = ["id", *POLICY_FIELD_ORDER]
         # Uniqueness is checked by policies.services with the whole policy in view.
         validators: list[Any] = []

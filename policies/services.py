@@ -22,17 +22,17 @@ HolidayRow = tuple[date, str]
 CALENDAR_FIELDS = frozenset(
     {"name", "time_zone", "is_24x7", "holiday_country", "holiday_subdivision"}
 )
-POLICY_FIELDS = frozenset(
-    {
-        "name",
-        "calendar",
-        "priority",
-        "resolution_target",
-        "first_response_target",
-        "warning_lead_times",
-        "warning_percentages",
-    }
+# The fields of a policy a staff user sets, in the order the API shows them.
+POLICY_FIELD_ORDER = (
+    "name",
+    "calendar",
+    "priority",
+    "resolution_target",
+    "first_response_target",
+    "warning_lead_times",
+    "warning_percentages",
 )
+POLICY_FIELDS = frozenset(POLICY_FIELD_ORDER)
 
 
 class CalendarInUse(Exception):

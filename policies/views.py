@@ -5,7 +5,7 @@ its policy's id), so there is nothing to hide by answering 404.
 """
 
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
@@ -54,13 +54,21 @@ def _schema(serializer: type[BaseSerializer[Any]], *, delete_conflict: bool = Fa
     )
 
 
-@_schema(CalendarSerializer, delete_conflict=True)
-class CalendarViewSet(viewsets.ModelViewSet[BusinessCalendar]):
-    serializer_class = CalendarSerializer
+_Setting = TypeVar("_Setting", BusinessCalendar, SlaPolicy)
+
+
+class StaffSettingsViewSet(viewsets.ModelViewSet[_Setting]):
+    """Calendars and policies: staff only, paged, looked up by numeric id."""
+
     permission_classes = [permissions.IsAdminUser]
     pagination_class = SettingsPagination
     filter_backends = []  # nothing to filter by yet
     lookup_value_regex = r"[0-9]{1,18}"
+
+
+@_schema(CalendarSerializer, delete_conflict=True)
+class CalendarViewSet(StaffSettingsViewSet[BusinessCalendar]):
+    serializer_class = CalendarSerializer
 
     def get_queryset(self) -> QuerySet[BusinessCalendar]:
         return BusinessCalendar.objects.prefetch_related("opening_hours", "holidays").order_by(
@@ -83,12 +91,8 @@ class CalendarViewSet(viewsets.ModelViewSet[BusinessCalendar]):
 
 
 @_schema(PolicySerializer)
-class PolicyViewSet(viewsets.ModelViewSet[SlaPolicy]):
+class PolicyViewSet(StaffSettingsViewSet[SlaPolicy]):
     serializer_class = PolicySerializer
-    permission_classes = [permissions.IsAdminUser]
-    pagination_class = SettingsPagination
-    filter_backends = []  # nothing to filter by yet
-    lookup_value_regex = r"[0-9]{1,18}"
 
     def get_queryset(self) -> QuerySet[SlaPolicy]:
         return SlaPolicy.objects.order_by("name", "id")
