@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from tickets.sla import Announcement
+from tickets.sla import Announcement, Metric
 
 
 class DeliveryStatus(models.TextChoices):
@@ -26,8 +26,14 @@ class Notification(models.Model):
         "tickets.Ticket", on_delete=models.CASCADE, related_name="notifications"
     )
     kind = models.CharField(max_length=16, choices=Announcement.choices)
+    # Which of the ticket's deadlines a warning or miss is about (creation: resolution).
+    metric = models.CharField(
+        max_length=16, choices=Metric.choices, default=Metric.RESOLUTION, db_default="resolution"
+    )
     # The deadline this notification is about: a moved deadline is a new notification.
     deadline = models.DateTimeField()
+    # For a warning, the threshold it announces (business seconds left); 0 otherwise.
+    threshold = models.PositiveIntegerField(default=0, db_default=0)
     # Stable across retries, so a receiver can recognise a re-sent message.
     message_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     status = models.CharField(
@@ -44,10 +50,10 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            # Exactly once per ticket, kind and deadline. Cancelled rows are left out so
-            # that a reopened ticket can be warned again about the same deadline.
+            # Exactly once per ticket, metric, kind, deadline and threshold. Cancelled rows
+            # are left out so that a reopened ticket can be warned again about a deadline.
             models.UniqueConstraint(
-                fields=["ticket", "kind", "deadline"],
+                fields=["ticket", "metric", "kind", "deadline", "threshold"],
                 condition=~Q(status="cancelled"),
                 name="notification_once_per_deadline",
             ),

@@ -1,18 +1,20 @@
 """Writing to the outbox: called inside the transaction that changes a ticket's state."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Q
-
 from notifications.models import DeliveryStatus, Notification
-from tickets.sla import Announcement
+from tickets.sla import Announcement, SlaState
+
+# (ticket id, metric, kind, deadline, threshold): what makes a notification unique.
+Row = tuple[int, str, Announcement, datetime, int]
 
 SLA_KINDS = (Announcement.WARNING, Announcement.MISSED)
 
 
-def enqueue(rows: Iterable[tuple[int, Announcement, datetime]], *, now: datetime) -> None:
-    """Create one pending notification per (ticket id, kind, deadline), unless it exists.
+def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
+    """Create one pending notification per row, unless it exists.
 
     The unique constraint decides: a second checker, or a second call, inserts nothing.
     """
@@ -20,32 +22,66 @@ def enqueue(rows: Iterable[tuple[int, Announcement, datetime]], *, now: datetime
         [
             Notification(
                 ticket_id=ticket_id,
+                metric=metric,
                 kind=kind,
                 deadline=deadline,
+                threshold=threshold,
                 next_attempt_at=now,
             )
-            for ticket_id, kind, deadline in rows
+            for ticket_id, metric, kind, deadline, threshold in rows
         ],
         ignore_conflicts=True,
         batch_size=500,
     )
 
 
-def cancel_warnings(*, ticket_ids: Iterable[int]) -> int:
-    """A warning not yet delivered when the deadline passes is superseded by the miss."""
-    return Notification.objects.filter(
-        ticket_id__in=list(ticket_ids), kind=Announcement.WARNING, status=DeliveryStatus.PENDING
-    ).update(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+@dataclass(frozen=True)
+class MetricStanding:
+    """One metric of a ticket as just assessed: what its undelivered emails must agree with."""
+
+    active: bool  # the ticket is open or pending
+    state: str
+    warned_threshold: int | None
+    deadline: datetime | None
+    # The deadline was set anew (client, priority change, reopening): emails about any
+    # other deadline are void. Otherwise a moved deadline (a pause, a recompute) keeps the
+    # warnings that still hold.
+    fresh: bool
 
 
-def cancel_stale(*, ticket_id: int, active: bool, deadline: datetime) -> int:
-    """Cancel undelivered SLA emails that no longer hold for the ticket as it is now.
+# Per metric name.
+Standing = Mapping[str, MetricStanding]
 
-    Resolved or closed: all of them. Otherwise: those about a deadline it no longer has.
-    """
-    stale = Q(ticket_id=ticket_id, kind__in=SLA_KINDS, status=DeliveryStatus.PENDING)
-    if active:
-        stale &= ~Q(deadline=deadline)
-    return Notification.objects.filter(stale).update(
+
+def still_holds(kind: str, threshold: int, deadline: datetime, standing: MetricStanding) -> bool:
+    """Whether an undelivered warning or miss is still true of the metric as it stands."""
+    if not standing.active:
+        return False  # resolved or closed: nothing left to warn about
+    if standing.fresh and deadline != standing.deadline:
+        return False
+    if kind == Announcement.MISSED:
+        return standing.state == SlaState.BREACHED
+    if standing.state == SlaState.PAUSED:
+        return True  # true when it was queued; the clock merely stopped
+    if standing.state != SlaState.AT_RISK or standing.warned_threshold is None:
+        return False  # on track again, met, breached (the miss supersedes it), untracked
+    return threshold >= standing.warned_threshold  # a threshold it is still past
+
+
+def cancel_stale(standings: Mapping[int, Standing]) -> int:
+    """Cancel the undelivered SLA emails of these tickets that no longer hold."""
+    if not standings:
+        return 0
+    pending = Notification.objects.filter(
+        ticket_id__in=list(standings), kind__in=SLA_KINDS, status=DeliveryStatus.PENDING
+    ).values_list("id", "ticket_id", "metric", "kind", "threshold", "deadline")
+    stale = [
+        pk
+        for pk, ticket_id, metric, kind, threshold, deadline in pending
+        if not still_holds(kind, threshold, deadline, standings[ticket_id][metric])
+    ]
+    if not stale:
+        return 0
+    return Notification.objects.filter(pk__in=stale, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.CANCELLED, next_attempt_at=None
     )

@@ -3,8 +3,10 @@ from typing import Any
 from django.contrib import admin
 from django.core.exceptions import ValidationError
 from django.forms import BaseInlineFormSet, ModelForm
+from django.http import HttpRequest
 
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
+from policies.services import request_recompute
 from policies.validation import validate_week
 
 
@@ -49,6 +51,13 @@ class BusinessCalendarAdmin(admin.ModelAdmin[BusinessCalendar]):
     search_fields = ["name"]
     inlines = [OpeningHoursInline, HolidayInline]
 
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # The admin saves through its forms (validated above, as policies.services does);
+        # open tickets must follow the edit all the same.
+        super().save_related(request, form, formsets, change)
+        if change:
+            request_recompute(form.instance.policies.all(), reason="calendar_edited")
+
 
 @admin.register(SlaPolicy)
 class SlaPolicyAdmin(admin.ModelAdmin[SlaPolicy]):
@@ -56,3 +65,8 @@ class SlaPolicyAdmin(admin.ModelAdmin[SlaPolicy]):
     list_filter = ["priority", "calendar"]
     list_select_related = ["calendar"]
     search_fields = ["name"]
+
+    def save_model(self, request: HttpRequest, obj: SlaPolicy, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if change:
+            request_recompute(SlaPolicy.objects.filter(pk=obj.pk), reason="policy_edited")

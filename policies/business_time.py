@@ -190,6 +190,29 @@ class BusinessCalendar:
             year = self._year(year.year + 1)
         return _instant(year.instant_after(needed), start.tzinfo)
 
+    def subtract(self, end: datetime, duration: timedelta) -> datetime:
+        """The earliest instant from which at most `duration` of open time is left to `end`.
+
+        The inverse of `add`: `between(subtract(end, d), end) == d`, so a warning "one
+        business hour before the deadline" falls at the open instant one open hour before
+        it (or at the closing before a closed stretch, when that is where the hour starts).
+        A zero duration returns `end`. The result is in the time zone of `end`.
+        """
+        needed = _duration_microseconds(duration)
+        if needed == 0:
+            return end
+        at = _microseconds(end)
+        year = self._year_at(at)
+        # Open time counted from the start of `year` at which the answer lies.
+        needed = year.elapsed_at(at) - needed
+        closed_years = 0
+        while needed <= 0:
+            year = self._year(year.year - 1)
+            needed += year.total
+            closed_years = closed_years + 1 if year.total == 0 else 0
+            self._give_up_after(closed_years, end)
+        return _instant(year.instant_after(needed), end.tzinfo)
+
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two instants; zero if `end` is not after `start`."""
         from_at = _microseconds(start)

@@ -153,17 +153,22 @@ class SlaPolicy(models.Model):
         max_length=16, choices=Priority.choices, null=True, blank=True
     )
     resolution_target = models.DurationField(validators=[validate_target])
-    # Stored now; first-response tracking comes in a later step.
+    # NULL: the policy does not track first response.
     first_response_target = models.DurationField(
         null=True, blank=True, validators=[validate_target]
     )
-    # Stored now; the engine still warns SLA_WARNING_MINUTES before every deadline.
+    # Both empty: one warning SLA_WARNING_MINUTES (of business time) before each deadline.
     warning_lead_times = models.JSONField(
         default=list, blank=True, validators=[validate_lead_times], help_text="Seconds."
     )
     warning_percentages = models.JSONField(
         default=list, blank=True, validators=[validate_percentages], help_text="Of the target."
     )
+    # Set in the transaction of an edit to this policy or its calendar, cleared by the
+    # recompute of its open tickets (tickets.recompute), which the next SLA check runs.
+    recompute_requested_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # What the timeline of a moved deadline will say: "policy_edited" or "calendar_edited".
+    recompute_reason = models.CharField(max_length=24, blank=True, default="", editable=False)
 
     objects = SlaPolicyQuerySet.as_manager()
 

@@ -1,7 +1,8 @@
-"""Calendar and policy writes. The staff API calls these; each checks the whole result.
+"""Calendar and policy writes. The staff API and the admin call these; each checks the
+whole result.
 
-Editing a calendar or a policy does not move the deadlines of existing tickets yet: a
-ticket's deadline is computed when it is created and when its priority changes.
+Editing a calendar or a policy marks the policies concerned for recompute, in the edit's
+transaction; the next SLA check brings their open tickets in line (tickets.recompute).
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import ProtectedError
+from django.db.models import ProtectedError, QuerySet
+from django.utils import timezone
 
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
 from policies.validation import HoursRow, validate_week
@@ -141,7 +143,13 @@ def _save_calendar(
             calendar.to_domain()
         except ValueError as exc:
             raise ValidationError(str(exc)) from exc
+        request_recompute(calendar.policies.all(), reason="calendar_edited")
     return calendar
+
+
+def request_recompute(policies: QuerySet[SlaPolicy], *, reason: str) -> int:
+    """Mark policies whose open tickets must follow an edit; the next SLA check does it."""
+    return policies.update(recompute_requested_at=timezone.now(), recompute_reason=reason)
 
 
 def _save_policy(policy: SlaPolicy) -> SlaPolicy:
@@ -149,6 +157,7 @@ def _save_policy(policy: SlaPolicy) -> SlaPolicy:
     try:
         with transaction.atomic():
             policy.save()
+            request_recompute(SlaPolicy.objects.filter(pk=policy.pk), reason="policy_edited")
     except IntegrityError as exc:  # another policy for this priority, saved meanwhile
         raise ValidationError(
             {"priority": "Another policy for this priority was saved at the same time."}

@@ -30,7 +30,7 @@ from tests.conftest import T0
 from tests.smtp_server import free_port
 from tests.test_settings import start_up
 from tickets import services, tasks
-from tickets.engine import plan_transitions
+from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
 from tickets.sla import SlaState
 from watchdog.celery import app as celery_app
@@ -135,8 +135,8 @@ def test_the_check_task_applies_exactly_what_check_sla_dry_run_plans(clock, make
         make_ticket(due_in=minutes * MINUTE)
     clock.move_to(T0 + 65 * MINUTE)
     planned = {
-        change.ticket_id: change.assessment.state
-        for change in plan_transitions(now=T0 + 65 * MINUTE, limit=100)
+        facts["id"]: result.resolution.state
+        for facts, result in preview(now=T0 + 65 * MINUTE, limit=100)
     }
 
     changes = tasks.check_sla()

@@ -147,8 +147,8 @@ def test_dry_run_reports_what_is_due_and_changes_nothing(clock, make_ticket, smt
     out = check_sla("--dry-run")
 
     assert out.splitlines() == [
-        f"ticket {missing.pk}: at_risk -> breached, would announce missed",
-        f"ticket {entering.pk}: on_track -> at_risk, would announce warning",
+        f"ticket {missing.pk}: at_risk -> breached, would announce resolution missed",
+        f"ticket {entering.pk}: on_track -> at_risk, would announce resolution warning",
         "check_sla --dry-run: 2 due tickets, 3 emails due",
     ]
     assert snapshot() == before

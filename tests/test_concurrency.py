@@ -31,7 +31,7 @@ from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.engine import run_transitions, warning_window
 from tickets.models import Ticket
-from tickets.sla import Announcement, SlaState
+from tickets.sla import Announcement, Metric, SlaState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -90,7 +90,10 @@ def test_four_check_sla_processes_over_1000_due_tickets_send_each_email_exactly_
         for ticket_id, _, deadline in expected
         if ticket_id % 3 == 0
     }
-    outbox.enqueue(creations, now=now)
+    outbox.enqueue(
+        [(ticket, Metric.RESOLUTION, kind, deadline, 0) for ticket, kind, deadline in creations],
+        now=now,
+    )
     environment = checker_environment(smtp_port=smtp_server.port, SLA_DELIVERY_BATCH_SIZE=10)
 
     processes = [start_check_sla(environment) for _ in range(CHECKERS)]

@@ -1,15 +1,60 @@
-"""tickets.sla.assess: the SLA state rules as pure functions of a ticket's facts and `now`.
+"""tickets.sla.assess_metric with one threshold on wall-clock time: the rules of a ticket
+without an SLA policy (one warning SLA_WARNING_MINUTES before a fixed deadline).
 
-No database: every fact is passed in, as the engine does.
+No database: every fact is passed in, as the engine does. Several thresholds, business
+calendars, first response and pauses: tests/test_sla_metrics.py.
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import NamedTuple
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tickets.sla import Announcement, Assessment, SlaState, Status, assess
+from tickets.engine import WALL_CLOCK
+from tickets.sla import (
+    ACTIVE_STATUSES,
+    Announcement,
+    MetricFacts,
+    SlaState,
+    Status,
+    Thresholds,
+    assess_metric,
+)
+
+
+class Assessment(NamedTuple):
+    state: str
+    next_check_at: datetime | None
+    announce: Announcement | None
+
+
+def assess(
+    *,
+    status: str,
+    deadline: datetime,
+    resolved_at: datetime | None,
+    previous_state: str | None,
+    now: datetime,
+    warning: timedelta,
+) -> Assessment:
+    """The resolution metric of a ticket as the engine assesses it without a policy."""
+    seconds = int(warning.total_seconds())
+    active = status in ACTIVE_STATUSES
+    result = assess_metric(
+        MetricFacts(
+            deadline=deadline,
+            met_at=None if active else resolved_at or now,
+            previous_state=previous_state,
+            # At risk means its one threshold was announced.
+            warned_threshold=seconds if previous_state == SlaState.AT_RISK else None,
+        ),
+        thresholds=Thresholds.of(WALL_CLOCK, lead_times=[seconds]),
+        now=now,
+    )
+    return Assessment(result.state, result.next_check_at, result.announce)
+
 
 DEADLINE = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)

@@ -10,8 +10,10 @@ from django.utils import timezone
 
 from notifications.delivery import DeliveryReport, deliver_due
 from notifications.models import DeliveryStatus, Notification
+from policies.models import SlaPolicy
 from tickets.engine import run_transitions
 from tickets.models import CheckerRun, Ticket
+from tickets.recompute import run_requested
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,8 @@ def run_state_changes(*, now: datetime | None = None) -> int:
     workers instead. Either way this is the pass /healthz and /metrics report on.
     """
     started = time.monotonic()
+    # Policy and calendar edits first, so the state changes below see the new deadlines.
+    run_requested(now=now)
     changes = run_transitions(now=now)
     duration = time.monotonic() - started
     _record_run(duration_seconds=duration, state_changes=changes)
@@ -93,7 +97,8 @@ def next_due_at() -> datetime | None:
     pending = Notification.objects.filter(status=DeliveryStatus.PENDING).aggregate(
         at=Min("next_attempt_at")
     )
-    moments = [m for m in (ticket["at"], pending["at"]) if m is not None]
+    edits = SlaPolicy.objects.aggregate(at=Min("recompute_requested_at"))
+    moments = [m for m in (ticket["at"], pending["at"], edits["at"]) if m is not None]
     return min(moments) if moments else None
 
 

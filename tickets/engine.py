@@ -1,27 +1,75 @@
-"""The SLA engine's write path: every SLA state change, and the email it calls for.
+"""The SLA engine's write path: every SLA state change, and the emails it calls for.
 
-Two callers, one rule (tickets.sla.assess):
+Three callers, one rule (tickets.sla.assess_metric, for each of a ticket's two metrics):
 - `apply_change`, inside the transaction of an API or admin edit;
-- `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due.
+- `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due;
+- tickets.recompute, after a policy or calendar edit, for the open tickets using it.
 
-A state change and the notification it calls for are written in one transaction, and
-the notification is unique per ticket, kind and deadline (notifications.outbox), so a
-ticket is announced once however many checkers and editors race. Checkers lock the rows
-they take with SKIP LOCKED on PostgreSQL, so they share the work instead of waiting on
-each other; on SQLite, transactions begin IMMEDIATE and so run one at a time.
+A state change and the notifications it calls for are written in one transaction, and a
+notification is unique per ticket, metric, kind, deadline and threshold
+(notifications.outbox), so a ticket is announced once however many checkers and editors
+race. Checkers lock the rows they take with SKIP LOCKED on PostgreSQL, so they share the
+work instead of waiting on each other; on SQLite, transactions begin IMMEDIATE and so run
+one at a time.
 """
+
+from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
 from django.utils import timezone
 
 from notifications import outbox
-from tickets.models import Ticket
-from tickets.sla import ACTIVE_STATUSES, Announcement, Assessment, SlaState, assess
+from policies.business_time import BusinessCalendar
+from policies.models import SlaPolicy
+from tickets import bulk
+from tickets.models import DeadlineSource, Ticket
+from tickets.sla import (
+    ACTIVE_STATUSES,
+    Announcement,
+    Metric,
+    MetricAssessment,
+    MetricFacts,
+    SlaState,
+    Thresholds,
+    assess_metric,
+)
+
+# What a ticket without a policy is measured on: wall-clock time.
+WALL_CLOCK = BusinessCalendar.always_open("UTC")
+
+# The columns the engine reads to assess a ticket, and the ones it writes.
+FACT_FIELDS = (
+    "id",
+    "status",
+    "policy_id",
+    "deadline_source",
+    "deadline",
+    "resolved_at",
+    "sla_state",
+    "warning_threshold",
+    "breached_at",
+    "paused_at",
+    "first_response_due",
+    "first_responded_at",
+    "first_response_state",
+    "first_response_warning_threshold",
+    "first_response_breached_at",
+)
+SLA_FIELDS = (
+    "sla_state",
+    "warning_threshold",
+    "breached_at",
+    "first_response_state",
+    "first_response_warning_threshold",
+    "first_response_breached_at",
+    "next_breach_at",
+    "next_check_at",
+)
 
 
 def warning_window() -> timedelta:
@@ -29,76 +77,294 @@ def warning_window() -> timedelta:
 
 
 @dataclass(frozen=True)
-class PlannedChange:
-    ticket_id: int
-    deadline: datetime
-    previous_state: str
-    assessment: Assessment
+class PolicyClock:
+    """How one policy (or none) measures its tickets: a calendar, targets and thresholds."""
+
+    calendar: BusinessCalendar
+    resolution_target: timedelta | None
+    first_response_target: timedelta | None
+    lead_times: tuple[int, ...]
+    percentages: tuple[float, ...]
+    default_warning: timedelta
+
+    @classmethod
+    def of(cls, policy: SlaPolicy | None, *, default_warning: timedelta) -> PolicyClock:
+        if policy is None:
+            return cls(WALL_CLOCK, None, None, (), (), default_warning)
+        return cls(
+            calendar=policy.calendar.to_domain(),
+            resolution_target=policy.resolution_target,
+            first_response_target=policy.first_response_target,
+            lead_times=tuple(policy.warning_lead_times),
+            percentages=tuple(policy.warning_percentages),
+            default_warning=default_warning,
+        )
+
+    def thresholds(self, target: timedelta | None) -> Thresholds:
+        """Percentages count only with a target: a manual deadline has none."""
+        found = Thresholds.of(
+            self.calendar, lead_times=self.lead_times, percentages=self.percentages, target=target
+        )
+        if found.seconds_left:
+            return found
+        # A metric without thresholds of its own warns SLA_WARNING_MINUTES before.
+        return Thresholds.of(self.calendar, lead_times=[int(self.default_warning.total_seconds())])
 
 
-def apply_change(ticket: Ticket, *, fresh: bool, now: datetime, created: bool = False) -> None:
+class Clocks:
+    """The policies one pass of the engine meets, each read from the database once."""
+
+    def __init__(self, *, default_warning: timedelta | None = None) -> None:
+        self.default_warning = default_warning or warning_window()
+        self._clocks: dict[int | None, PolicyClock] = {}
+        self._thresholds: dict[tuple[int | None, str], Thresholds] = {}
+
+    def for_policy(self, policy_id: int | None) -> PolicyClock:
+        clock = self._clocks.get(policy_id)
+        if clock is None:
+            policy = None
+            if policy_id is not None:
+                policy = SlaPolicy.objects.select_related("calendar").filter(pk=policy_id).first()
+            clock = PolicyClock.of(policy, default_warning=self.default_warning)
+            self._clocks[policy_id] = clock
+        return clock
+
+    def thresholds(
+        self, policy_id: int | None, metric: str, *, policy_deadline: bool
+    ) -> Thresholds:
+        key = (policy_id, f"{metric}:{policy_deadline}")
+        found = self._thresholds.get(key)
+        if found is None:
+            clock = self.for_policy(policy_id)
+            if metric == Metric.FIRST_RESPONSE:
+                target = clock.first_response_target
+            else:
+                target = clock.resolution_target if policy_deadline else None
+            found = self._thresholds[key] = clock.thresholds(target)
+        return found
+
+
+@dataclass(frozen=True)
+class TicketAssessment:
+    resolution: MetricAssessment
+    first_response: MetricAssessment
+    # Column values to write (SLA_FIELDS).
+    values: dict[str, Any]
+
+    def announcements(self) -> list[tuple[str, Announcement, int]]:
+        """(metric, kind, threshold) of each email this assessment calls for."""
+        found = []
+        for metric, result in self.metrics():
+            if result.announce is not None:
+                threshold = (
+                    result.warned_threshold if result.announce == Announcement.WARNING else 0
+                )
+                found.append((metric, result.announce, threshold or 0))
+        return found
+
+    def metrics(self) -> tuple[tuple[str, MetricAssessment], ...]:
+        return ((Metric.FIRST_RESPONSE, self.first_response), (Metric.RESOLUTION, self.resolution))
+
+
+def assess_ticket(
+    facts: dict[str, Any],
+    *,
+    clocks: Clocks,
+    now: datetime,
+    fresh: frozenset[str] = frozenset(),
+) -> TicketAssessment:
+    """Both metrics of a ticket (its FACT_FIELDS as a dict), and the SLA columns they imply.
+
+    `fresh` names the metrics whose earlier announcements no longer count (a new deadline
+    set by a client or a priority change, a reopened ticket).
+    """
+    active = facts["status"] in ACTIVE_STATUSES
+    policy_id = facts["policy_id"]
+    resolution = assess_metric(
+        MetricFacts(
+            deadline=facts["deadline"],
+            met_at=None if active else (facts["resolved_at"] or now),
+            paused=facts["paused_at"] is not None,
+            previous_state=None if Metric.RESOLUTION in fresh else facts["sla_state"],
+            warned_threshold=None if Metric.RESOLUTION in fresh else facts["warning_threshold"],
+        ),
+        thresholds=clocks.thresholds(
+            policy_id,
+            Metric.RESOLUTION,
+            policy_deadline=facts["deadline_source"] == DeadlineSource.POLICY,
+        ),
+        now=now,
+    )
+    responded = facts["first_responded_at"] or (None if active else facts["resolved_at"] or now)
+    first_response = assess_metric(
+        MetricFacts(
+            deadline=facts["first_response_due"],
+            met_at=responded,
+            previous_state=None
+            if Metric.FIRST_RESPONSE in fresh
+            else facts["first_response_state"] or None,
+            warned_threshold=None
+            if Metric.FIRST_RESPONSE in fresh
+            else facts["first_response_warning_threshold"],
+        ),
+        thresholds=clocks.thresholds(policy_id, Metric.FIRST_RESPONSE, policy_deadline=True),
+        now=now,
+    )
+    running = [
+        deadline
+        for deadline, result in (
+            (facts["deadline"], resolution),
+            (facts["first_response_due"], first_response),
+        )
+        if result.running
+    ]
+    checks = [r.next_check_at for r in (resolution, first_response) if r.next_check_at]
+    values = {
+        "sla_state": resolution.state,
+        "warning_threshold": resolution.warned_threshold,
+        "breached_at": _breached_at(
+            resolution,
+            None if Metric.RESOLUTION in fresh else facts["breached_at"],
+            facts["deadline"],
+        ),
+        "first_response_state": first_response.state,
+        "first_response_warning_threshold": first_response.warned_threshold,
+        "first_response_breached_at": _breached_at(
+            first_response,
+            None if Metric.FIRST_RESPONSE in fresh else facts["first_response_breached_at"],
+            facts["first_response_due"],
+        ),
+        "next_breach_at": min(running) if running else None,
+        "next_check_at": min(checks) if checks else None,
+    }
+    return TicketAssessment(resolution=resolution, first_response=first_response, values=values)
+
+
+def _breached_at(
+    result: MetricAssessment, breached_at: datetime | None, deadline: datetime | None
+) -> datetime | None:
+    if result.state != SlaState.BREACHED:
+        return None
+    return breached_at or deadline  # a breach keeps the moment it happened
+
+
+def facts_of(ticket: Ticket) -> dict[str, Any]:
+    return {field: getattr(ticket, field) for field in FACT_FIELDS}
+
+
+def apply_change(
+    ticket: Ticket,
+    *,
+    now: datetime,
+    fresh: frozenset[str] = frozenset(),
+    created: bool = False,
+    clocks: Clocks | None = None,
+) -> None:
     """Recompute the SLA fields of a ticket being saved, and queue what it announces.
 
-    Call inside the transaction that saves the ticket, with the row locked. `fresh` means
-    the deadline moved or the ticket was reopened: earlier announcements do not count.
-    `created` queues the creation email first, so it arrives before any SLA email.
+    Call inside the transaction that saves the ticket, with the row locked. `created`
+    queues the creation email first, so it arrives before any SLA email.
     """
-    active = ticket.status in ACTIVE_STATUSES
-    if fresh:
-        ticket.breached_at = None
-    result = assess(
-        status=ticket.status,
-        deadline=ticket.deadline,
-        resolved_at=ticket.resolved_at,
-        previous_state=None if fresh else ticket.sla_state,
-        now=now,
-        warning=warning_window(),
-    )
-    ticket.sla_state = result.state
-    ticket.next_check_at = result.next_check_at
-    if result.state == SlaState.BREACHED and ticket.breached_at is None:
-        ticket.breached_at = ticket.deadline
-    elif result.state != SlaState.BREACHED:
-        ticket.breached_at = None
+    result = assess_ticket(facts_of(ticket), clocks=clocks or Clocks(), now=now, fresh=fresh)
+    for field, value in result.values.items():
+        setattr(ticket, field, value)
     ticket.save()
+    rows: list[outbox.Row] = []
+    if created:
+        rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
+    rows += _announced(ticket.pk, facts_of(ticket), result)
+    outbox.enqueue(rows, now=now)
+    outbox.cancel_stale({ticket.pk: _standing(facts_of(ticket), result, fresh)})
 
-    announcements = [Announcement.CREATED] if created else []
-    if result.announce is not None:
-        announcements.append(result.announce)
-    outbox.enqueue([(ticket.pk, kind, ticket.deadline) for kind in announcements], now=now)
-    outbox.cancel_stale(ticket_id=ticket.pk, active=active, deadline=ticket.deadline)
-    if result.announce == Announcement.MISSED:
-        outbox.cancel_warnings(ticket_ids=[ticket.pk])
+
+def _announced(ticket_id: int, facts: dict[str, Any], result: TicketAssessment) -> list[outbox.Row]:
+    deadlines: dict[str, datetime | None] = {
+        Metric.RESOLUTION: facts["deadline"],
+        Metric.FIRST_RESPONSE: facts["first_response_due"],
+    }
+    # Only a metric with a deadline announces anything.
+    return [
+        (ticket_id, metric, kind, deadline, threshold)
+        for metric, kind, threshold in result.announcements()
+        if (deadline := deadlines[metric]) is not None
+    ]
+
+
+def _standing(
+    facts: dict[str, Any], result: TicketAssessment, fresh: frozenset[str]
+) -> outbox.Standing:
+    """What the outbox needs to tell which undelivered emails of a ticket still hold."""
+    active = facts["status"] in ACTIVE_STATUSES
+    return {
+        Metric.RESOLUTION: outbox.MetricStanding(
+            active=active,
+            state=result.resolution.state,
+            warned_threshold=result.resolution.warned_threshold,
+            deadline=facts["deadline"],
+            fresh=Metric.RESOLUTION in fresh,
+        ),
+        Metric.FIRST_RESPONSE: outbox.MetricStanding(
+            active=active,
+            state=result.first_response.state,
+            warned_threshold=result.first_response.warned_threshold,
+            deadline=facts["first_response_due"],
+            fresh=Metric.FIRST_RESPONSE in fresh,
+        ),
+    }
+
+
+def apply_many(
+    rows: list[dict[str, Any]], *, now: datetime, clocks: Clocks, extra_fields: tuple[str, ...] = ()
+) -> int:
+    """Assess tickets read with FACT_FIELDS (and locked), write them back in one statement,
+    queue their emails and cancel what no longer holds. Returns how many changed state.
+
+    `extra_fields` are written as they are in the rows (the recompute's new deadlines).
+    """
+    if not rows:
+        return 0
+    changed = 0
+    writes = []
+    emails: list[outbox.Row] = []
+    standings: dict[int, outbox.Standing] = {}
+    for facts in rows:
+        result = assess_ticket(facts, clocks=clocks, now=now)
+        if (result.resolution.state, result.first_response.state) != (
+            facts["sla_state"],
+            facts["first_response_state"],
+        ):
+            changed += 1
+        writes.append((facts["id"], *(facts[f] for f in extra_fields), *result.values.values()))
+        emails += _announced(facts["id"], facts, result)
+        standings[facts["id"]] = _standing(facts, result, frozenset())
+    bulk.update_rows(Ticket, (*extra_fields, *SLA_FIELDS), writes)
+    outbox.enqueue(emails, now=now)
+    outbox.cancel_stale(standings)
+    return changed
+
+
+def read_facts(queryset: Any) -> list[dict[str, Any]]:
+    return [dict(zip(FACT_FIELDS, row, strict=True)) for row in queryset.values_list(*FACT_FIELDS)]
 
 
 def plan_transitions(
     *, now: datetime, limit: int, ticket_ids: list[int] | None = None, lock: bool = False
-) -> list[PlannedChange]:
-    """What the clock has changed for due tickets by `now` (the check's read half)."""
+) -> list[dict[str, Any]]:
+    """The due tickets' facts, soonest first (the check's read half)."""
     due = Ticket.objects.due(now)
     if ticket_ids is not None:
         due = due.filter(pk__in=ticket_ids)
     if lock:
         due = due.select_for_update(skip_locked=True)
-    rows = due.order_by("next_check_at").values_list(
-        "id", "status", "deadline", "resolved_at", "sla_state"
-    )[:limit]
-    window = warning_window()
+    return read_facts(due.order_by("next_check_at")[:limit])
+
+
+def preview(*, now: datetime, limit: int) -> list[tuple[dict[str, Any], TicketAssessment]]:
+    """What a check at `now` would do to the due tickets, changing nothing (--dry-run)."""
+    clocks = Clocks()
     return [
-        PlannedChange(
-            ticket_id=ticket_id,
-            deadline=deadline,
-            previous_state=sla_state,
-            assessment=assess(
-                status=status,
-                deadline=deadline,
-                resolved_at=resolved_at,
-                previous_state=sla_state,
-                now=now,
-                warning=window,
-            ),
-        )
-        for ticket_id, status, deadline, resolved_at, sla_state in rows
+        (facts, assess_ticket(facts, clocks=clocks, now=now))
+        for facts in plan_transitions(now=now, limit=limit)
     ]
 
 
@@ -111,47 +377,13 @@ def run_transitions(
     and a crash loses at most one uncommitted batch, which the next run redoes.
     """
     now = now or timezone.now()
+    clocks = Clocks()
     changed = 0
     while True:
         with transaction.atomic():
-            plan = plan_transitions(now=now, limit=batch_size, ticket_ids=ticket_ids, lock=True)
-            if not plan:
+            rows = plan_transitions(now=now, limit=batch_size, ticket_ids=ticket_ids, lock=True)
+            if not rows:
                 return changed
-            changed += _apply_plan(plan, now=now)
-        if len(plan) < batch_size:
+            changed += apply_many(rows, now=now, clocks=clocks)
+        if len(rows) < batch_size:
             return changed
-
-
-def _apply_plan(plan: list[PlannedChange], *, now: datetime) -> int:
-    moved = [c for c in plan if c.assessment.state != c.previous_state]
-    at_risk = [c.ticket_id for c in moved if c.assessment.state == SlaState.AT_RISK]
-    breached = [c.ticket_id for c in moved if c.assessment.state == SlaState.BREACHED]
-    # Rows whose state has not changed only need their next look moved (for instance
-    # after SLA_WARNING_MINUTES was lowered); rare, so one UPDATE each.
-    for change in plan:
-        if change.assessment.state == change.previous_state:
-            Ticket.objects.filter(pk=change.ticket_id).update(
-                next_check_at=change.assessment.next_check_at
-            )
-        elif change.assessment.state == SlaState.ON_TRACK:
-            Ticket.objects.filter(pk=change.ticket_id).update(
-                sla_state=SlaState.ON_TRACK, next_check_at=change.assessment.next_check_at
-            )
-    if at_risk:
-        Ticket.objects.filter(pk__in=at_risk).update(
-            sla_state=SlaState.AT_RISK, next_check_at=F("deadline")
-        )
-    if breached:
-        Ticket.objects.filter(pk__in=breached).update(
-            sla_state=SlaState.BREACHED, breached_at=F("deadline"), next_check_at=None
-        )
-        outbox.cancel_warnings(ticket_ids=breached)
-    outbox.enqueue(
-        [
-            (c.ticket_id, c.assessment.announce, c.deadline)
-            for c in plan
-            if c.assessment.announce is not None
-        ],
-        now=now,
-    )
-    return len(moved)

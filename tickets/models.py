@@ -6,8 +6,9 @@ from typing import TYPE_CHECKING
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
+from django.utils import timezone
 
-from tickets.sla import PRIORITY_RANK, Priority, SlaState, Status
+from tickets.sla import PRIORITY_RANK, UNTRACKED, Metric, Priority, SlaState, Status
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -51,7 +52,8 @@ class Ticket(models.Model):
     deadline = models.DateTimeField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
     priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
-    created_at = models.DateTimeField(auto_now_add=True)
+    # Set by tickets.services to the `now` it works with, so deadlines count from it.
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(auto_now=True)
     resolved_at = models.DateTimeField(null=True, blank=True)
     deadline_source = models.CharField(
@@ -68,10 +70,36 @@ class Ticket(models.Model):
         db_index=False,
     )
 
+    # When someone first responded (POST /api/tickets/<id>/respond/, or resolving it).
+    first_responded_at = models.DateTimeField(null=True, blank=True)
+
     # Managed by the SLA engine only (tickets.engine); read-only in the API and admin.
+    # Resolution: `deadline`, and how the ticket stands against it.
     sla_state = models.CharField(max_length=16, choices=SlaState.choices, default=SlaState.ON_TRACK)
     warning_sent_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
+    # The latest warning threshold passed for the current deadline, in business seconds
+    # left (tickets.sla.Thresholds); NULL before the first.
+    warning_threshold = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    # While the ticket is pending, the resolution clock of a policy deadline is stopped
+    # (since this instant); the pause extends the deadline when it ends. See TicketPause.
+    paused_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # First response: its deadline (NULL when the ticket's policy sets no target) and state.
+    first_response_due = models.DateTimeField(null=True, blank=True)
+    first_response_state = models.CharField(
+        max_length=16,
+        choices=[(UNTRACKED, "untracked"), *SlaState.choices],
+        default=UNTRACKED,
+        db_default=UNTRACKED,
+        blank=True,
+    )
+    first_response_breached_at = models.DateTimeField(null=True, blank=True)
+    first_response_warning_threshold = models.PositiveIntegerField(
+        null=True, blank=True, editable=False
+    )
+    # The earliest deadline still ahead of a running metric: "?ordering=next_breach_at" and
+    # "?breaching_within=2h" read it. NULL when nothing can be breached any more.
+    next_breach_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the clock alone next changes this ticket's SLA state; NULL when it never will
     # (resolved, closed, already breached). The checker reads only rows due by now.
     next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -100,6 +128,23 @@ class Ticket(models.Model):
                 condition=Q(policy__isnull=False),
                 name="ticket_policy_idx",
             ),
+            # Recompute after a policy or calendar edit: a policy's open tickets, in id order.
+            models.Index(
+                fields=["policy", "id"],
+                condition=Q(policy__isnull=False, status__in=[Status.OPEN, Status.PENDING]),
+                name="ticket_open_policy_idx",
+            ),
+            # At risk, soonest first: one owner's tickets, and every ticket for staff.
+            models.Index(
+                fields=["owner", "next_breach_at", "id"],
+                condition=Q(next_breach_at__isnull=False),
+                name="ticket_owner_breach_idx",
+            ),
+            models.Index(
+                fields=["next_breach_at", "id"],
+                condition=Q(next_breach_at__isnull=False),
+                name="ticket_breach_idx",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -125,6 +170,62 @@ class Ticket(models.Model):
         run_transitions(ticket_ids=[self.pk])
         deliver_due(ticket_ids=[self.pk])
         self.refresh_from_db()
+
+
+class TicketPause(models.Model):
+    """A stretch of time a ticket waited on its customer, with its resolution clock stopped."""
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="pauses")
+    started_at = models.DateTimeField()
+    # NULL while the ticket is still pending.
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["ticket", "started_at"], name="ticketpause_ticket_idx")]
+
+    def __str__(self) -> str:
+        end = self.ended_at.isoformat() if self.ended_at else "now"
+        return f"ticket {self.ticket_id} paused {self.started_at.isoformat()} - {end}"
+
+
+class SlaEventKind(models.TextChoices):
+    """Why a ticket's deadlines are what they are: the entries of its SLA timeline."""
+
+    POLICY_APPLIED = "policy_applied"
+    MANUAL_DEADLINE = "manual_deadline"
+    PRIORITY_CHANGED = "priority_changed"
+    PAUSED = "paused"
+    RESUMED = "resumed"
+    POLICY_EDITED = "policy_edited"
+    CALENDAR_EDITED = "calendar_edited"
+    RESPONDED = "responded"
+    RESOLVED = "resolved"
+    REOPENED = "reopened"
+
+
+class SlaEvent(models.Model):
+    """One entry of a ticket's SLA timeline (GET /api/tickets/<id>/sla/).
+
+    Written in the transaction of the change it records, by tickets.services and
+    tickets.recompute only.
+    """
+
+    ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_events")
+    at = models.DateTimeField()
+    kind = models.CharField(max_length=24, choices=SlaEventKind.choices)
+    metric = models.CharField(max_length=16, choices=Metric.choices, blank=True, default="")
+    # The metric's deadline after the event, and before it when the event moved it.
+    deadline = models.DateTimeField(null=True, blank=True)
+    previous_deadline = models.DateTimeField(null=True, blank=True)
+    detail = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["ticket", "at", "id"], name="slaevent_ticket_idx")]
+
+    def __str__(self) -> str:
+        return f"ticket {self.ticket_id}: {self.kind} at {self.at.isoformat()}"
 
 
 class CheckerRun(models.Model):

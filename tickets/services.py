@@ -1,4 +1,13 @@
-"""Ticket writes. Views, serializers and the admin call these; none holds SLA logic."""
+"""Ticket writes. Views, serializers and the admin call these; none holds SLA logic.
+
+Deadlines come from here: a client's (`manual`, never moved by anything but the client) or
+the ticket's SLA policy's (`policy`): the policy's targets in business time on its calendar
+from the ticket's creation, resolution not counting the time the ticket waited on its
+customer (pending). Every change to a deadline is recorded as an SlaEvent, the timeline
+GET /api/tickets/<id>/sla/ shows.
+"""
+
+from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
@@ -11,8 +20,8 @@ from django.utils import timezone
 from notifications.tasks import deliver_soon
 from policies.models import SlaPolicy
 from tickets import engine
-from tickets.models import DeadlineSource, Ticket
-from tickets.sla import ACTIVE_STATUSES
+from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
+from tickets.sla import ACTIVE_STATUSES, Metric, Status, resolution_deadline
 
 # Fields a client may set; everything else on a ticket is managed here.
 EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "priority"})
@@ -21,32 +30,48 @@ EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "prio
 NO_POLICY = "deadline is required when no SLA policy applies"
 
 
+class AlreadyResponded(Exception):
+    """A ticket's first response is recorded once."""
+
+
 def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) -> Ticket:
-    """Create a ticket, assess its SLA and queue its creation email, in one transaction.
+    """Create a ticket, set its deadlines, assess its SLA and queue its creation email.
 
     Without a `deadline`, the SLA policy of the ticket's priority (else the default
     policy) sets it: its resolution target in business time from `now`. A deadline given
-    is kept as it is ("manual"), and no later priority change moves it.
+    is kept as it is ("manual"), and no later priority change moves it. The policy's
+    first-response target, if it has one, sets the first-response deadline either way.
     """
     _refuse_unknown(fields)
     now = now or timezone.now()
     ticket = Ticket(owner=owner, **fields)
+    ticket.created_at = now
     ticket.policy = SlaPolicy.objects.for_priority(ticket.priority)
+    events: list[SlaEvent] = []
     if fields.get("deadline") is None:
         ticket.deadline = policy_deadline(policy=ticket.policy, start=now)
         ticket.deadline_source = DeadlineSource.POLICY
+        events.append(_event(now, SlaEventKind.POLICY_APPLIED, Metric.RESOLUTION, ticket))
     else:
         ticket.deadline_source = DeadlineSource.MANUAL
+        events.append(_event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, ticket))
+    ticket.first_response_due = first_response_due(policy=ticket.policy, start=now)
+    if ticket.first_response_due is not None:
+        events.append(_event(now, SlaEventKind.POLICY_APPLIED, Metric.FIRST_RESPONSE, ticket))
     if ticket.status not in ACTIVE_STATUSES:
         ticket.resolved_at = now
     with transaction.atomic():
-        engine.apply_change(ticket, fresh=True, now=now, created=True)
+        ticket.save()
+        if _pauses_resolution(ticket):
+            _pause(ticket, now=now, events=events)
+        engine.apply_change(ticket, now=now, created=True)
+        _record(ticket, events)
         deliver_soon(ticket_id=ticket.pk, now=now)
     return ticket
 
 
 def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any) -> Ticket:
-    """Apply client changes to a ticket and bring its SLA state and emails in line.
+    """Apply client changes to a ticket and bring its deadlines, SLA state and emails in line.
 
     The row is locked for the transaction, so a concurrent checker or edit either sees
     the ticket before this change or after it, never half of it.
@@ -56,32 +81,88 @@ def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
         was_active = locked.status in ACTIVE_STATUSES
-        old_deadline = locked.deadline
+        was_paused = locked.paused_at is not None
+        old: dict[str, datetime | None] = {
+            Metric.RESOLUTION: locked.deadline,
+            Metric.FIRST_RESPONSE: locked.first_response_due,
+        }
         priority_changed = "priority" in changes and changes["priority"] != locked.priority
         for field, value in changes.items():
             setattr(locked, field, value)
-        if "deadline" in changes:
+        events: list[SlaEvent] = []
+        fresh: set[str] = set()
+        if "deadline" in changes and changes["deadline"] != old[Metric.RESOLUTION]:
             locked.deadline_source = DeadlineSource.MANUAL
+            fresh.add(Metric.RESOLUTION)
+            events.append(_event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, locked, old))
+            if was_paused:  # a manual deadline is not paused: the pause ends here
+                _resume(locked, now=now, events=events, extend=False)
         if priority_changed:
-            locked.policy = SlaPolicy.objects.for_priority(locked.priority)
-            if locked.deadline_source == DeadlineSource.POLICY:
-                # From creation, as if the ticket had had this priority all along.
-                locked.deadline = policy_deadline(policy=locked.policy, start=locked.created_at)
+            fresh |= _reapply_policy(locked, now=now, events=events, before=old)
+        if locked.paused_at is not None and not _pauses_resolution(locked):
+            _resume(locked, now=now, events=events)
+        elif locked.paused_at is None and _pauses_resolution(locked):
+            _pause(locked, now=now, events=events)
         is_active = locked.status in ACTIVE_STATUSES
         if was_active and not is_active:
             locked.resolved_at = now
+            if locked.first_responded_at is None:
+                locked.first_responded_at = now  # resolving it answered the customer
+            events.append(_event(now, SlaEventKind.RESOLVED, "", locked))
         elif is_active and not was_active:
             locked.resolved_at = None
-        deadline_moved = locked.deadline != old_deadline
-        if deadline_moved:
+            fresh.add(Metric.RESOLUTION)
+            events.append(_event(now, SlaEventKind.REOPENED, "", locked))
+        if locked.deadline != old[Metric.RESOLUTION]:
             locked.warning_sent_at = None
-        engine.apply_change(locked, fresh=deadline_moved or (is_active and not was_active), now=now)
+        engine.apply_change(locked, now=now, fresh=frozenset(fresh))
+        _record(locked, events)
         deliver_soon(ticket_id=locked.pk, now=now)
     return locked
 
 
+def _reapply_policy(
+    ticket: Ticket, *, now: datetime, events: list[SlaEvent], before: dict[str, datetime | None]
+) -> set[str]:
+    """The priority changed: its policy's targets apply, from the ticket's creation, as if
+    it had had this priority all along. Returns the metrics whose deadline moved."""
+    ticket.policy = SlaPolicy.objects.for_priority(ticket.priority)
+    if ticket.deadline_source == DeadlineSource.POLICY:
+        ticket.deadline = _policy_resolution_deadline(ticket)
+    if ticket.first_responded_at is None:
+        ticket.first_response_due = first_response_due(
+            policy=ticket.policy, start=ticket.created_at
+        )
+    detail = f"priority {ticket.priority}, policy {_policy_name(ticket)}"
+    after: dict[str, datetime | None] = {
+        Metric.RESOLUTION: ticket.deadline,
+        Metric.FIRST_RESPONSE: ticket.first_response_due,
+    }
+    moved: set[str] = {metric for metric, deadline in after.items() if deadline != before[metric]}
+    for metric in sorted(moved) or [""]:
+        events.append(
+            _event(now, SlaEventKind.PRIORITY_CHANGED, metric, ticket, before, detail=detail)
+        )
+    return moved
+
+
+def respond(*, ticket: Ticket, now: datetime | None = None) -> Ticket:
+    """Record the ticket's first response (once): it meets, or misses, that deadline."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if locked.first_responded_at is not None:
+            raise AlreadyResponded(
+                f"The first response was recorded at {locked.first_responded_at.isoformat()}."
+            )
+        locked.first_responded_at = now
+        engine.apply_change(locked, now=now)
+        _record(locked, [_event(now, SlaEventKind.RESPONDED, Metric.FIRST_RESPONSE, locked)])
+    return locked
+
+
 def policy_deadline(*, policy: SlaPolicy | None, start: datetime) -> datetime:
-    """The deadline `policy` sets for a ticket counted from `start`.
+    """The resolution deadline `policy` sets for a ticket counted from `start`.
 
     ValidationError (a 400 in the API) when there is no policy, or its calendar has no
     open time left to count.
@@ -96,8 +177,104 @@ def policy_deadline(*, policy: SlaPolicy | None, start: datetime) -> datetime:
         ) from exc
 
 
+def first_response_due(*, policy: SlaPolicy | None, start: datetime) -> datetime | None:
+    """The first-response deadline `policy` sets from `start`; None when it sets none."""
+    if policy is None or policy.first_response_target is None:
+        return None
+    try:
+        return policy.calendar.to_domain().add(start, policy.first_response_target)
+    except ValueError as exc:
+        raise ValidationError(
+            {"priority": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
+        ) from exc
+
+
 def delete_ticket(*, ticket: Ticket) -> None:
     ticket.delete()
+
+
+# --- pauses ------------------------------------------------------------------------------
+
+
+def _pauses_resolution(ticket: Ticket) -> bool:
+    """A pending ticket's policy deadline stops; a manual deadline is a fixed instant."""
+    return ticket.status == Status.PENDING and ticket.deadline_source == DeadlineSource.POLICY
+
+
+def _pause(ticket: Ticket, *, now: datetime, events: list[SlaEvent]) -> None:
+    ticket.paused_at = now
+    TicketPause.objects.create(ticket=ticket, started_at=now)
+    events.append(_event(now, SlaEventKind.PAUSED, Metric.RESOLUTION, ticket))
+
+
+def _resume(ticket: Ticket, *, now: datetime, events: list[SlaEvent], extend: bool = True) -> None:
+    """End the running pause; the business time it lasted moves the policy deadline."""
+    TicketPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+    ticket.paused_at = None
+    before: dict[str, datetime | None] = {Metric.RESOLUTION: ticket.deadline}
+    if extend and ticket.deadline_source == DeadlineSource.POLICY:
+        ticket.deadline = _policy_resolution_deadline(ticket)
+    events.append(_event(now, SlaEventKind.RESUMED, Metric.RESOLUTION, ticket, before))
+
+
+def _policy_resolution_deadline(ticket: Ticket) -> datetime:
+    """The policy's resolution target from creation, less every pause so far."""
+    policy = ticket.policy
+    if policy is None:
+        raise ValidationError({"deadline": NO_POLICY})
+    pauses = list(TicketPause.objects.filter(ticket=ticket).values_list("started_at", "ended_at"))
+    try:
+        return resolution_deadline(
+            policy.calendar.to_domain(),
+            start=ticket.created_at,
+            target=policy.resolution_target,
+            pauses=pauses,
+        )
+    except ValueError as exc:
+        raise ValidationError(
+            {"deadline": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
+        ) from exc
+
+
+# --- the timeline -------------------------------------------------------------------------
+
+
+def _event(
+    at: datetime,
+    kind: SlaEventKind,
+    metric: str,
+    ticket: Ticket,
+    before: dict[str, datetime | None] | None = None,
+    *,
+    detail: str = "",
+) -> SlaEvent:
+    """An event about `metric` (or, with metric "", about the ticket as a whole)."""
+    deadline = None
+    if metric == Metric.RESOLUTION:
+        deadline = ticket.deadline
+    elif metric == Metric.FIRST_RESPONSE:
+        deadline = ticket.first_response_due
+    previous = (before or {}).get(metric)
+    if not detail and ticket.policy_id is not None and kind == SlaEventKind.POLICY_APPLIED:
+        detail = f"policy {_policy_name(ticket)}"
+    return SlaEvent(
+        at=at,
+        kind=kind,
+        metric=metric,
+        deadline=deadline,
+        previous_deadline=previous if previous != deadline else None,
+        detail=detail,
+    )
+
+
+def _record(ticket: Ticket, events: list[SlaEvent]) -> None:
+    for event in events:
+        event.ticket = ticket
+    SlaEvent.objects.bulk_create(events)
+
+
+def _policy_name(ticket: Ticket) -> str:
+    return ticket.policy.name if ticket.policy is not None else "none (no default policy)"
 
 
 def _refuse_unknown(fields: dict[str, Any]) -> None:

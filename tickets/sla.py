@@ -1,14 +1,24 @@
-"""SLA state rules: pure functions of a ticket's facts and `now`, with no database access.
+"""SLA rules: pure functions of a ticket's facts and `now`, with no database access.
 
-A ticket that is open or pending is `on_track` until it enters the warning window,
-`at_risk` inside it and `breached` from its deadline on. A resolved or closed ticket is
-`achieved` when it was resolved in time and stays `breached` when it was not.
+A ticket has up to two metrics, each with its own deadline: *first response* (until someone
+responds) and *resolution* (until it is resolved or closed). A metric that is running is
+`on_track` until it passes its first warning threshold, `at_risk` from then on and
+`breached` from its deadline on; a resolution clock stopped while the ticket waits on the
+customer is `paused`. A metric met in time is `achieved`; one met late stays `breached`.
+
+Warning thresholds are amounts of business time left before the deadline (a policy's lead
+times, and its percentages of the target turned into time left), counted on the metric's
+calendar. Each fires once per deadline: when a check finds several newly passed at once
+(the ticket was created late, or the checker was behind), only the latest is announced.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import models
+
+from policies.business_time import BusinessCalendar
 
 
 class Status(models.TextChoices):
@@ -29,11 +39,23 @@ class Priority(models.TextChoices):
 PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
 
 
+class Metric(models.TextChoices):
+    FIRST_RESPONSE = "first_response"
+    RESOLUTION = "resolution"
+
+
 class SlaState(models.TextChoices):
     ON_TRACK = "on_track"
     AT_RISK = "at_risk"
+    PAUSED = "paused"
     BREACHED = "breached"
     ACHIEVED = "achieved"
+
+
+# A metric the ticket has no deadline for (first response without a policy target).
+UNTRACKED = ""
+# States in which a metric's deadline is still ahead of it, and can be breached.
+RUNNING_STATES = frozenset({SlaState.ON_TRACK, SlaState.AT_RISK})
 
 
 class Announcement(models.TextChoices):
@@ -48,43 +70,135 @@ ACTIVE_STATUSES = frozenset({Status.OPEN, Status.PENDING})
 
 
 @dataclass(frozen=True)
-class Assessment:
-    state: SlaState
-    # When the state will next change by the clock alone; None when it never will.
+class Thresholds:
+    """When a metric warns: business seconds left before its deadline, on a calendar."""
+
+    calendar: BusinessCalendar
+    # Distinct, positive, largest first (the first to be passed comes first).
+    seconds_left: tuple[int, ...]
+
+    @classmethod
+    def of(
+        cls,
+        calendar: BusinessCalendar,
+        *,
+        lead_times: Iterable[int],
+        percentages: Iterable[float] = (),
+        target: timedelta | None = None,
+    ) -> "Thresholds":
+        """Lead times (seconds before the deadline) and percentages of `target` elapsed."""
+        left = {int(seconds) for seconds in lead_times}
+        if target is not None:
+            total = target.total_seconds()
+            left |= {round(total * (100 - percent) / 100) for percent in percentages}
+        return cls(calendar, tuple(sorted((s for s in left if s > 0), reverse=True)))
+
+    def passed_at(self, deadline: datetime) -> list[tuple[int, datetime]]:
+        """Each threshold with the instant it is passed, in the order they are passed."""
+        return [
+            (seconds, self.calendar.subtract(deadline, timedelta(seconds=seconds)))
+            for seconds in self.seconds_left
+        ]
+
+
+@dataclass(frozen=True)
+class MetricFacts:
+    """What the rules need to know about one metric of one ticket."""
+
+    deadline: datetime | None
+    # When the target was met (first response, resolution); None while it runs.
+    met_at: datetime | None = None
+    paused: bool = False
+    # The state assessed last time, or None when earlier announcements no longer count: the
+    # ticket is new, was reopened, or a client or a priority change set a new deadline.
+    previous_state: str | None = None
+    # The latest warning threshold announced for this deadline (seconds left), if any.
+    warned_threshold: int | None = None
+
+
+@dataclass(frozen=True)
+class MetricAssessment:
+    state: str
+    # When the clock alone will next change this metric; None when it never will.
     next_check_at: datetime | None
-    # The SLA email this change calls for, if any.
+    # The email this assessment calls for, if any.
     announce: Announcement | None
+    # The latest threshold passed (seconds left), which a WARNING announces; kept while
+    # the metric is paused or breached, so that a resumed clock does not warn twice.
+    warned_threshold: int | None
+
+    @property
+    def running(self) -> bool:
+        return self.state in RUNNING_STATES
 
 
-def assess(
-    *,
-    status: str,
-    deadline: datetime,
-    resolved_at: datetime | None,
-    previous_state: str | None,
-    now: datetime,
-    warning: timedelta,
-) -> Assessment:
-    """Where a ticket stands at `now`, and what its move from `previous_state` announces.
+NOT_TRACKED = MetricAssessment(
+    state=UNTRACKED, next_check_at=None, announce=None, warned_threshold=None
+)
 
-    `previous_state` is None when the ticket is new, its deadline moved, or it was
-    reopened: whatever was announced before does not cover the deadline it has now.
-    A ticket first seen past its deadline is announced as missed, never warned.
+
+def assess_metric(facts: MetricFacts, *, thresholds: Thresholds, now: datetime) -> MetricAssessment:
+    """Where one metric stands at `now`, and what its move from the previous state announces.
+
+    A breach is kept: once a metric was breached, no later recompute of its deadline
+    un-breaches it or announces it again (a fresh assessment, previous_state None, does:
+    the client set a new deadline or reopened the ticket). A metric first seen past its
+    deadline is announced as missed, never warned.
     """
-    if status not in ACTIVE_STATUSES:
-        # The deadline itself is already late, for open and finished tickets alike, so a
-        # ticket can never be both announced as missed and counted as achieved.
-        finished_at = resolved_at or now
-        state = SlaState.ACHIEVED if finished_at < deadline else SlaState.BREACHED
-        return Assessment(state=state, next_check_at=None, announce=None)
-
+    deadline = facts.deadline
+    if deadline is None:
+        return NOT_TRACKED
+    kept_breach = facts.previous_state == SlaState.BREACHED
+    if facts.met_at is not None:
+        met_late = kept_breach or facts.met_at >= deadline
+        state = SlaState.BREACHED if met_late else SlaState.ACHIEVED
+        return MetricAssessment(state, None, None, facts.warned_threshold)
+    if kept_breach:
+        return MetricAssessment(SlaState.BREACHED, None, None, facts.warned_threshold)
+    if facts.paused:
+        return MetricAssessment(SlaState.PAUSED, None, None, facts.warned_threshold)
     if now >= deadline:
-        announce = None if previous_state == SlaState.BREACHED else Announcement.MISSED
-        return Assessment(state=SlaState.BREACHED, next_check_at=None, announce=announce)
+        return MetricAssessment(
+            SlaState.BREACHED, None, Announcement.MISSED, facts.warned_threshold
+        )
 
-    warn_at = deadline - warning
-    if now >= warn_at:
-        announce = None if previous_state == SlaState.AT_RISK else Announcement.WARNING
-        return Assessment(state=SlaState.AT_RISK, next_check_at=deadline, announce=announce)
+    passed: int | None = None
+    next_check_at = deadline
+    for seconds, at in thresholds.passed_at(deadline):
+        if at <= now:
+            passed = seconds  # thresholds come largest first: the last passed is the latest
+        else:
+            next_check_at = min(next_check_at, at)
+    if passed is None:
+        return MetricAssessment(SlaState.ON_TRACK, next_check_at, None, None)
+    announce = None
+    if facts.warned_threshold is None or passed < facts.warned_threshold:
+        announce = Announcement.WARNING
+    return MetricAssessment(SlaState.AT_RISK, next_check_at, announce, passed)
 
-    return Assessment(state=SlaState.ON_TRACK, next_check_at=warn_at, announce=None)
+
+def resolution_deadline(
+    calendar: BusinessCalendar,
+    *,
+    start: datetime,
+    target: timedelta,
+    pauses: Iterable[tuple[datetime, datetime | None]] = (),
+) -> datetime:
+    """When `target` of business time has run since `start`, not counting the pauses.
+
+    `pauses` are (started, ended) in order; the last may still be running (ended None),
+    in which case the deadline is the one the ticket had when it was paused. A pause that
+    began after the deadline had passed does not move it: the breach already happened.
+    """
+    left = target
+    counted_from = start
+    for started, ended in pauses:
+        used = calendar.between(counted_from, started)
+        if used >= left:
+            break
+        left -= used
+        if ended is None:
+            counted_from = started
+            break
+        counted_from = max(ended, started)
+    return calendar.add(counted_from, left)

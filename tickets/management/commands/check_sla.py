@@ -12,7 +12,7 @@ from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
 from tickets.checker import check_sla, seconds_until_next_due
-from tickets.engine import plan_transitions
+from tickets.engine import preview
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,15 @@ class Command(BaseCommand):
         from notifications.models import DeliveryStatus, Notification
 
         now = timezone.now()
-        plan = plan_transitions(now=now, limit=10_000)
-        for change in plan:
-            announce = change.assessment.announce or "nothing"
+        plan = preview(now=now, limit=10_000)
+        for facts, result in plan:
+            announce = (
+                ", ".join(f"{metric} {kind}" for metric, kind, _ in result.announcements())
+                or "nothing"
+            )
             self.stdout.write(
-                f"ticket {change.ticket_id}: {change.previous_state} -> "
-                f"{change.assessment.state}, would announce {announce}"
+                f"ticket {facts['id']}: {facts['sla_state']} -> "
+                f"{result.resolution.state}, would announce {announce}"
             )
         pending = Notification.objects.filter(
             status=DeliveryStatus.PENDING, next_attempt_at__lte=now
