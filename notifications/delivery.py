@@ -27,7 +27,7 @@ from notifications import latency
 from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
 from tickets.models import Ticket
-from tickets.sla import Announcement
+from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
 
@@ -231,7 +231,7 @@ def _mark_sent(notification: Notification, recipient: str) -> datetime:
         Notification.objects.filter(pk=notification.pk).update(
             sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
         )
-    if notification.kind == Announcement.WARNING:
+    if notification.kind == Announcement.WARNING and notification.metric == Metric.RESOLUTION:
         # After the row, never before: a crash in between leaves the ticket saying "not
         # warned" about a warning that went out, never the reverse.
         Ticket.objects.filter(

@@ -1,7 +1,7 @@
 """What each notification says: subject, plain text and HTML, with a stable Message-ID."""
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -10,13 +10,16 @@ from django.template.loader import render_to_string
 from django.utils.timesince import timesince, timeuntil
 
 from notifications.models import Notification
-from tickets.sla import Announcement
+from tickets.sla import Announcement, Metric
 
 _HEADLINES = {
-    Announcement.CREATED: "Ticket created",
-    Announcement.WARNING: "SLA at risk",
-    Announcement.MISSED: "SLA missed",
+    (Metric.RESOLUTION, Announcement.CREATED): "Ticket created",
+    (Metric.RESOLUTION, Announcement.WARNING): "SLA at risk",
+    (Metric.RESOLUTION, Announcement.MISSED): "SLA missed",
+    (Metric.FIRST_RESPONSE, Announcement.WARNING): "First response at risk",
+    (Metric.FIRST_RESPONSE, Announcement.MISSED): "First response missed",
 }
+_EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # Control characters and line breaks of any kind: a title must never start a new header.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
@@ -32,6 +35,13 @@ def describe_deadline(deadline: datetime, now: datetime) -> str:
     return f"missed {timesince(deadline, now)} ago"
 
 
+def _time_left(seconds: int) -> str:
+    """A warning threshold as people say it: "1 hour", "2 hours, 30 minutes"."""
+    if seconds <= 0:
+        return ""
+    return timeuntil(_EPOCH + timedelta(seconds=seconds), _EPOCH, depth=2)
+
+
 def build_message(
     notification: Notification,
     *,
@@ -40,10 +50,12 @@ def build_message(
     connection: BaseEmailBackend | None = None,
 ) -> EmailMultiAlternatives:
     ticket = notification.ticket
-    headline = _HEADLINES[Announcement(notification.kind)]
+    headline = _HEADLINES[Metric(notification.metric), Announcement(notification.kind)]
     context = {
         "headline": headline,
         "kind": notification.kind,
+        "metric": notification.metric,
+        "time_left": _time_left(notification.threshold),
         "ticket": ticket,
         "title": one_line(ticket.title, limit=255),
         "deadline_iso": notification.deadline.isoformat(),
@@ -57,6 +69,7 @@ def build_message(
         headers={
             "Message-ID": notification.message_id,
             "X-SLA-Watchdog-Kind": notification.kind,
+            "X-SLA-Watchdog-Metric": notification.metric,
             "X-SLA-Watchdog-Ticket": str(ticket.pk),
         },
         connection=connection,

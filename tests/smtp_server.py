@@ -70,6 +70,10 @@ class ReceivedMessage:
         return str(self.parsed["X-SLA-Watchdog-Kind"])
 
     @property
+    def metric(self) -> str:
+        return str(self.parsed["X-SLA-Watchdog-Metric"])
+
+    @property
     def ticket_id(self) -> int:
         return int(str(self.parsed["X-SLA-Watchdog-Ticket"]))
 

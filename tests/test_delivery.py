@@ -137,6 +137,7 @@ HEADERS = [
     "Subject",
     "To",
     "X-SLA-Watchdog-Kind",
+    "X-SLA-Watchdog-Metric",
     "X-SLA-Watchdog-Ticket",
 ]
 

@@ -35,7 +35,7 @@ from notifications.backlog import backlog
 from notifications.models import DeliveryStatus, Notification
 from tickets.checker import last_run
 from tickets.models import Ticket
-from tickets.sla import Announcement, SlaState
+from tickets.sla import UNTRACKED, Announcement, SlaState
 
 PREFIX = "sla_watchdog"
 
@@ -59,6 +59,21 @@ class WatchdogCollector(Collector):
         for state in SlaState:
             tickets.add_metric([state.value], counts.get(state.value, 0))
         yield tickets
+        first_response = GaugeMetricFamily(
+            f"{PREFIX}_first_response_tickets",
+            "Tickets with a first-response target, by the state of that target.",
+            labels=["state"],
+        )
+        counts = dict(
+            Ticket.objects.exclude(first_response_state=UNTRACKED)
+            .order_by()
+            .values_list("first_response_state")
+            .annotate(n=Count("id"))
+        )
+        for state in SlaState:
+            if state != SlaState.PAUSED:  # first response is never paused
+                first_response.add_metric([state.value], counts.get(state.value, 0))
+        yield first_response
 
     def _notifications(self) -> Iterator[Metric]:
         notifications = GaugeMetricFamily(
