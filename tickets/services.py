@@ -60,6 +60,7 @@ def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) ->
         events.append(_event(now, SlaEventKind.POLICY_APPLIED, Metric.FIRST_RESPONSE, ticket))
     if ticket.status not in ACTIVE_STATUSES:
         ticket.resolved_at = now
+        ticket.first_responded_at = now  # as when resolving it later: no /respond/ after
     with transaction.atomic():
         ticket.save()
         if _pauses_resolution(ticket):
@@ -91,9 +92,10 @@ def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any
             setattr(locked, field, value)
         events: list[SlaEvent] = []
         fresh: set[str] = set()
-        if "deadline" in changes and changes["deadline"] != old[Metric.RESOLUTION]:
+        if "deadline" in changes:  # sent, even unchanged: the client owns it from now on
             locked.deadline_source = DeadlineSource.MANUAL
-            fresh.add(Metric.RESOLUTION)
+            if locked.deadline != old[Metric.RESOLUTION]:
+                fresh.add(Metric.RESOLUTION)
             events.append(_event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, locked, old))
             if was_paused:  # a manual deadline is not paused: the pause ends here
                 _resume(locked, now=now, events=events, extend=False)
