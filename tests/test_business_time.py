@@ -763,3 +763,83 @@ def test_between_adds_up_over_consecutive_spans(case, first, second):
         calendar.between(start, middle) + calendar.between(middle, end)
     )
     assert calendar.between(end, start) == timedelta(0)
+
+
+# --- subtract: counting back from a deadline (warning thresholds) -----------------------------
+
+
+def test_four_hours_before_monday_noon_is_friday_at_four():
+    assert NINE_TO_FIVE.subtract(berlin(2026, 3, 16, 12), 4 * HOUR) == berlin(2026, 3, 13, 16)
+
+
+def test_an_hour_that_starts_at_monday_opening_is_counted_from_friday_closing():
+    # The earliest instant from which one business hour is left to Monday 10:00.
+    assert NINE_TO_FIVE.subtract(berlin(2026, 3, 16, 10), HOUR) == berlin(2026, 3, 13, 17)
+
+
+def test_counting_back_over_easter_and_the_clock_change():
+    # The inverse of the Maundy Thursday example above.
+    assert NINE_TO_FIVE.subtract(berlin(2027, 3, 30, 12), 4 * HOUR) == berlin(2027, 3, 25, 16)
+
+
+def test_counting_back_over_new_year():
+    # Monday 2027-01-04 9-10 is one hour; New Year's Day (Friday) is closed; Thursday
+    # 2026-12-31 16-17 is the other.
+    assert NINE_TO_FIVE.subtract(berlin(2027, 1, 4, 10), 2 * HOUR) == berlin(2026, 12, 31, 16)
+
+
+def test_counting_back_skips_lunch():
+    assert OFFICE.subtract(berlin(2026, 3, 9, 14), 2 * HOUR) == berlin(2026, 3, 9, 11)
+
+
+def test_subtracting_nothing_returns_the_end_even_when_closed():
+    saturday = berlin(2026, 3, 14, 12)
+
+    assert NINE_TO_FIVE.subtract(saturday, timedelta(0)) is saturday
+
+
+@PROPERTY_SETTINGS
+@given(case=calendar_and_start(), data=st.data())
+def test_between_what_subtract_gives_and_the_end_is_the_duration(case, data):
+    calendar, end = case
+    duration = data.draw(short_durations(calendar))
+
+    start = calendar.subtract(end, duration)
+
+    assert start.tzinfo is end.tzinfo
+    assert in_utc(start) <= in_utc(end)
+    assert calendar.between(start, end) == duration
+    if duration > timedelta(0):
+        # The earliest such instant: open time (or its closing) right before it.
+        assert calendar.is_open(in_utc(start) - MICROSECOND)
+        assert calendar.between(in_utc(start) - MICROSECOND, end) == duration + MICROSECOND
+
+
+@PROPERTY_SETTINGS
+@given(case=calendar_and_start(), data=st.data())
+def test_subtract_after_add_lands_at_or_before_the_start_with_no_open_time_between(case, data):
+    calendar, start = case
+    duration = data.draw(short_durations(calendar))
+    assume(duration > timedelta(0))
+
+    back = calendar.subtract(calendar.add(start, duration), duration)
+
+    assert in_utc(back) <= in_utc(start)
+    assert calendar.between(back, start) == timedelta(0)
+    if calendar.is_open(in_utc(start) - MICROSECOND):
+        assert in_utc(back) == in_utc(start)
+
+
+@PROPERTY_SETTINGS
+@given(case=calendar_and_start(), data=st.data())
+def test_add_after_subtract_reaches_the_last_open_moment_before_the_end(case, data):
+    calendar, end = case
+    duration = data.draw(short_durations(calendar))
+    assume(duration > timedelta(0))
+
+    reached = calendar.add(calendar.subtract(end, duration), duration)
+
+    assert in_utc(reached) <= in_utc(end)
+    assert calendar.between(reached, end) == timedelta(0)
+    if calendar.is_open(in_utc(end) - MICROSECOND):
+        assert in_utc(reached) == in_utc(end)

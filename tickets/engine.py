@@ -15,6 +15,7 @@ one at a time.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -107,8 +108,11 @@ class PolicyClock:
         )
         if found.seconds_left:
             return found
-        # A metric without thresholds of its own warns SLA_WARNING_MINUTES before.
-        return Thresholds.of(self.calendar, lead_times=[int(self.default_warning.total_seconds())])
+        # A metric without thresholds of its own (or none that fits in its target) warns
+        # SLA_WARNING_MINUTES before, if that is shorter than its target.
+        return Thresholds.of(
+            self.calendar, lead_times=[int(self.default_warning.total_seconds())], target=target
+        )
 
 
 class Clocks:
@@ -314,19 +318,27 @@ def _standing(
 
 
 def apply_many(
-    rows: list[dict[str, Any]], *, now: datetime, clocks: Clocks, extra_fields: tuple[str, ...] = ()
+    rows: list[dict[str, Any]],
+    *,
+    now: datetime,
+    clocks: Clocks,
+    extra_fields: tuple[str, ...] = (),
+    stored: dict[int, tuple[Any, ...]] | None = None,
 ) -> int:
     """Assess tickets read with FACT_FIELDS (and locked), write them back in one statement,
     queue their emails and cancel what no longer holds. Returns how many changed state.
 
     `extra_fields` are written as they are in the rows (the recompute's new deadlines).
+    `stored`, by ticket id, holds the values of extra_fields + SLA_FIELDS as read: a ticket
+    whose values come out the same is not written (a recompute leaves most rows as they
+    are when an edit moves few deadlines).
     """
     if not rows:
         return 0
     changed = 0
     writes = []
     emails: list[outbox.Row] = []
-    standings: dict[int, outbox.Standing] = {}
+    assessed: dict[int, tuple[dict[str, Any], TicketAssessment]] = {}
     for facts in rows:
         result = assess_ticket(facts, clocks=clocks, now=now)
         if (result.resolution.state, result.first_response.state) != (
@@ -334,17 +346,40 @@ def apply_many(
             facts["first_response_state"],
         ):
             changed += 1
-        writes.append((facts["id"], *(facts[f] for f in extra_fields), *result.values.values()))
+        values = (*(facts[f] for f in extra_fields), *result.values.values())
+        if stored is None or stored[facts["id"]] != values:
+            writes.append((facts["id"], *values))
         emails += _announced(facts["id"], facts, result)
-        standings[facts["id"]] = _standing(facts, result, frozenset())
+        assessed[facts["id"]] = (facts, result)
     bulk.update_rows(Ticket, (*extra_fields, *SLA_FIELDS), writes)
     outbox.enqueue(emails, now=now)
-    outbox.cancel_stale(standings)
+    outbox.cancel_stale(_Standings(assessed))
     return changed
 
 
+class _Standings(Mapping[int, outbox.Standing]):
+    """Each ticket's standing, built only for the few the outbox asks about: the tickets
+    with undelivered emails."""
+
+    def __init__(self, assessed: dict[int, tuple[dict[str, Any], TicketAssessment]]) -> None:
+        self._assessed = assessed
+
+    def __getitem__(self, ticket_id: int) -> outbox.Standing:
+        facts, result = self._assessed[ticket_id]
+        return _standing(facts, result, frozenset())
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._assessed)
+
+    def __len__(self) -> int:
+        return len(self._assessed)
+
+
 def read_facts(queryset: Any) -> list[dict[str, Any]]:
-    return [dict(zip(FACT_FIELDS, row, strict=True)) for row in queryset.values_list(*FACT_FIELDS)]
+    return [
+        dict(zip(FACT_FIELDS, row, strict=True))
+        for row in bulk.fetch(queryset.values_list(*FACT_FIELDS))
+    ]
 
 
 def plan_transitions(

@@ -25,13 +25,20 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.models import SlaPolicy
-from tickets.engine import FACT_FIELDS, Clocks, apply_many
+from tickets import bulk
+from tickets.engine import FACT_FIELDS, SLA_FIELDS, Clocks, apply_many
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
-from tickets.sla import ACTIVE_STATUSES, Metric, resolution_deadline
+from tickets.sla import ACTIVE_STATUSES, Metric, SlaState, resolution_deadline
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
+# What a recompute reads of each ticket: the engine's facts, what it stores, the start.
+READ_FIELDS = tuple(dict.fromkeys((*FACT_FIELDS, *SLA_FIELDS, "created_at")))
+# The deadlines it sets anew, written with the SLA columns.
+DEADLINE_FIELDS = ("deadline", "first_response_due")
+WRITTEN_FIELDS = (*DEADLINE_FIELDS, *SLA_FIELDS)
+EVENT_FIELDS = ("ticket_id", "at", "kind", "metric", "deadline", "previous_deadline", "detail")
 
 
 def run_requested(*, now: datetime | None = None) -> int:
@@ -56,54 +63,7 @@ def recompute_policy(
     policy = SlaPolicy.objects.select_related("calendar").filter(pk=policy_id).first()
     if policy is None:
         return 0
-    calendar = policy.calendar.to_domain()
-    clocks = Clocks()
-    read = moved = 0
-    after_id = 0
-    while True:
-        with transaction.atomic():
-            batch = list(
-                Ticket.objects.filter(
-                    policy_id=policy_id, status__in=ACTIVE_STATUSES, pk__gt=after_id
-                )
-                .order_by("pk")
-                .select_for_update()
-                .values_list(*FACT_FIELDS, "created_at")[:BATCH_SIZE]
-            )
-            if not batch:
-                break
-            rows = [dict(zip((*FACT_FIELDS, "created_at"), row, strict=True)) for row in batch]
-            pauses = _pauses(
-                [r["id"] for r in rows if r["deadline_source"] == DeadlineSource.POLICY]
-            )
-            events = []
-            for row in rows:
-                before = (row["deadline"], row["first_response_due"])
-                if row["deadline_source"] == DeadlineSource.POLICY:
-                    row["deadline"] = resolution_deadline(
-                        calendar,
-                        start=row["created_at"],
-                        target=policy.resolution_target,
-                        pauses=pauses.get(row["id"], ()),
-                    )
-                if row["first_responded_at"] is None:
-                    target = policy.first_response_target
-                    row["first_response_due"] = (
-                        None if target is None else calendar.add(row["created_at"], target)
-                    )
-                for metric, old, new in (
-                    (Metric.RESOLUTION, before[0], row["deadline"]),
-                    (Metric.FIRST_RESPONSE, before[1], row["first_response_due"]),
-                ):
-                    if old != new:
-                        events.append(_event(row["id"], now, reason, metric, old, new, policy))
-            apply_many(
-                rows, now=now, clocks=clocks, extra_fields=("deadline", "first_response_due")
-            )
-            SlaEvent.objects.bulk_create(events, batch_size=1000)
-            moved += len(events)
-        read += len(rows)
-        after_id = rows[-1]["id"]
+    read, moved = _Job(policy, now=now, reason=reason).run()
     log.info(
         "SLA policy %s recomputed: %s open tickets, %s deadlines moved",
         policy.name,
@@ -114,18 +74,96 @@ def recompute_policy(
     return read
 
 
+class _Job:
+    """One policy's recompute: the policy as it is now, and the batches of its tickets."""
+
+    def __init__(self, policy: SlaPolicy, *, now: datetime, reason: str) -> None:
+        self.policy = policy
+        self.now = now
+        self.reason = reason
+        self.calendar = policy.calendar.to_domain()
+        self.clocks = Clocks()
+        self.detail = _detail(policy, reason)
+
+    def run(self) -> tuple[int, int]:
+        """The open tickets in id order, in batches of one transaction each; returns
+        (tickets read, deadlines moved)."""
+        read = moved = after_id = 0
+        while True:
+            with transaction.atomic():
+                tickets = Ticket.objects.filter(
+                    policy_id=self.policy.pk, status__in=ACTIVE_STATUSES, pk__gt=after_id
+                )
+                batch = bulk.fetch(
+                    tickets.order_by("pk")
+                    .select_for_update()
+                    .values_list(*READ_FIELDS)[:BATCH_SIZE]
+                )
+                if not batch:
+                    return read, moved
+                moved += self._batch([dict(zip(READ_FIELDS, row, strict=True)) for row in batch])
+            read += len(batch)
+            after_id = batch[-1][0]
+            if len(batch) < BATCH_SIZE:
+                return read, moved
+
+    def _batch(self, rows: list[dict[str, Any]]) -> int:
+        """Recompute locked rows; returns how many deadlines moved."""
+        policy, calendar, now = self.policy, self.calendar, self.now
+        stored = {row["id"]: tuple(row[f] for f in WRITTEN_FIELDS) for row in rows}
+        pauses = _pauses([r["id"] for r in rows if r["deadline_source"] == DeadlineSource.POLICY])
+        events: list[tuple[Any, ...]] = []
+        for row in rows:
+            before = (row["deadline"], row["first_response_due"])
+            if row["deadline_source"] == DeadlineSource.POLICY:
+                row["deadline"] = resolution_deadline(
+                    calendar,
+                    start=row["created_at"],
+                    target=policy.resolution_target,
+                    pauses=pauses.get(row["id"], ()),
+                )
+            target = policy.first_response_target
+            if row["first_responded_at"] is None and (
+                target is not None or row["first_response_state"] != SlaState.BREACHED
+            ):
+                # A first response already missed keeps its deadline when the policy
+                # drops the target: the breach stays on record.
+                row["first_response_due"] = (
+                    None if target is None else calendar.add(row["created_at"], target)
+                )
+            for metric, old, new in (
+                (Metric.RESOLUTION, before[0], row["deadline"]),
+                (Metric.FIRST_RESPONSE, before[1], row["first_response_due"]),
+            ):
+                if old != new:
+                    events.append((row["id"], now, self.reason, metric, new, old, self.detail))
+        # Rows whose deadlines and states come out as stored are not written.
+        apply_many(rows, now=now, clocks=self.clocks, extra_fields=DEADLINE_FIELDS, stored=stored)
+        bulk.insert_rows(SlaEvent, EVENT_FIELDS, events)
+        return len(events)
+
+
 def _pauses(ticket_ids: list[int]) -> dict[int, list[tuple[datetime, datetime | None]]]:
     found: dict[int, list[tuple[datetime, datetime | None]]] = {}
     if not ticket_ids:
         return found
-    rows = (
-        TicketPause.objects.filter(ticket_id__in=ticket_ids)
+    rows = bulk.fetch(
+        TicketPause.objects.filter(ticket_id__in=bulk.ids_in(ticket_ids))
         .order_by("ticket_id", "started_at", "id")
         .values_list("ticket_id", "started_at", "ended_at")
     )
     for ticket_id, started, ended in rows:
         found.setdefault(ticket_id, []).append((started, ended))
     return found
+
+
+def _detail(policy: SlaPolicy, reason: str) -> str:
+    """The timeline text of a deadline this recompute moves."""
+    where = f"calendar {policy.calendar.name}" if reason == "calendar_edited" else "policy"
+    return (
+        f"{where} {policy.name if where == 'policy' else ''}".strip()
+        + " edited; deadline recomputed"
+    )
 
 
 def _event(
@@ -137,7 +175,6 @@ def _event(
     new: Any,
     policy: SlaPolicy,
 ) -> SlaEvent:
-    where = f"calendar {policy.calendar.name}" if reason == "calendar_edited" else "policy"
     return SlaEvent(
         ticket_id=ticket_id,
         at=at,
@@ -145,6 +182,5 @@ def _event(
         metric=metric,
         deadline=new,
         previous_deadline=old,
-        detail=f"{where} {policy.name if where == 'policy' else ''}".strip()
-        + " edited; deadline recomputed",
+        detail=_detail(policy, reason),
     )

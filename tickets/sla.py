@@ -12,6 +12,7 @@ calendar. Each fires once per deadline: when a check finds several newly passed 
 (the ticket was created late, or the checker was behind), only the latest is announced.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -86,12 +87,20 @@ class Thresholds:
         percentages: Iterable[float] = (),
         target: timedelta | None = None,
     ) -> "Thresholds":
-        """Lead times (seconds before the deadline) and percentages of `target` elapsed."""
+        """Lead times (seconds before the deadline) and percentages of `target` elapsed.
+
+        With a target, a lead time as long as the target or longer is dropped: it would
+        be passed the moment the clock starts, a warning with the creation email that
+        nobody chose. Without one (a deadline a client set), it is kept, as the
+        original rule had it: a ticket created inside the warning window is warned.
+        """
         left = {int(seconds) for seconds in lead_times}
+        longest = math.inf
         if target is not None:
-            total = target.total_seconds()
-            left |= {round(total * (100 - percent) / 100) for percent in percentages}
-        return cls(calendar, tuple(sorted((s for s in left if s > 0), reverse=True)))
+            longest = target.total_seconds()
+            left |= {round(longest * (100 - percent) / 100) for percent in percentages}
+        kept = (s for s in left if 0 < s < longest)
+        return cls(calendar, tuple(sorted(kept, reverse=True)))
 
     def passed_at(self, deadline: datetime) -> list[tuple[int, datetime]]:
         """Each threshold with the instant it is passed, in the order they are passed."""
