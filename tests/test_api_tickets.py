@@ -234,6 +234,11 @@ FORGED: dict[str, Any] = {
     "sla_warning_sent": True,
     "sla_missed": True,
     "next_check_at": None,
+    "first_response_due": "2001-01-01T00:00:00Z",
+    "first_responded_at": "2001-01-01T00:00:00Z",
+    "first_response_state": "breached",
+    "paused_at": "2001-01-01T00:00:00Z",
+    "next_breach_at": "2001-01-01T00:00:00Z",
 }
 
 
@@ -249,6 +254,10 @@ def assert_not_forged(ticket: Ticket, body: dict[str, Any]) -> None:
     assert ticket.next_check_at is not None
     assert body["sla_warning_sent"] is False
     assert body["sla_missed"] is False
+    assert (ticket.first_response_due, ticket.first_responded_at) == (None, None)
+    assert ticket.first_response_state == body["first_response_state"] == ""
+    assert (ticket.paused_at, body["paused_at"]) == (None, None)
+    assert ticket.next_breach_at == ticket.deadline
 
 
 def test_it_ignores_read_only_fields_forged_on_create(clock, api, bob):

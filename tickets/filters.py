@@ -1,9 +1,14 @@
+import re
+from datetime import timedelta
 from typing import Any
 
 import django_filters
 from django import forms
-from django.utils.dateparse import parse_datetime
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime, parse_duration
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 
 from tickets.models import Ticket
 from tickets.sla import Priority, SlaState, Status
@@ -27,6 +32,86 @@ class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareIsoDateTimeField
 
 
+# A compact duration: days, hours, minutes, seconds, in that order, each at most once.
+_COMPACT_DURATION = re.compile(r"(?:(\d{1,9})d)?(?:(\d{1,9})h)?(?:(\d{1,9})m)?(?:(\d{1,9})s)?")
+MAX_WITHIN = timedelta(days=366)
+
+
+class WithinField(forms.Field):
+    """A positive duration: `90s`, `30m`, `2h`, `1d`, combined as `1h30m`, or ISO 8601 `PT2H`."""
+
+    default_error_messages = {
+        "invalid": "Give a duration such as 90s, 30m, 2h, 1d, 1h30m or PT2H.",
+        "positive": "The duration must be more than zero.",
+        "too_long": "The duration must be at most 366 days.",
+    }
+
+    def to_python(self, value: Any) -> timedelta | None:
+        if value in self.empty_values:
+            return None
+        text = str(value).strip()
+        if text.startswith("-"):
+            raise forms.ValidationError(self.error_messages["positive"], code="positive")
+        duration = None
+        compact = _COMPACT_DURATION.fullmatch(text)
+        if compact and text:
+            days, hours, minutes, seconds = (int(part or 0) for part in compact.groups())
+            try:
+                duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+            except OverflowError:
+                raise forms.ValidationError(
+                    self.error_messages["too_long"], code="too_long"
+                ) from None
+        elif text.lstrip("+").startswith("P") and len(text) <= 64 and re.search(r"\d", text):
+            try:
+                duration = parse_duration(text)
+            except (OverflowError, ValueError):
+                duration = None
+        if duration is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        if duration <= timedelta(0):
+            raise forms.ValidationError(self.error_messages["positive"], code="positive")
+        if duration > MAX_WITHIN:
+            raise forms.ValidationError(self.error_messages["too_long"], code="too_long")
+        return duration
+
+
+_BREACHING_WITHIN = (
+    "Tickets whose next deadline (first response or resolution, whichever is still running "
+    "and comes first) is within this duration from now, or already passed: 90s, 30m, 2h, "
+    "1d, 1h30m or ISO 8601 such as PT2H; more than zero, at most 366 days."
+)
+
+
+# django-filter has no duration-as-text field spectacular knows: described by hand.
+@extend_schema_field({"type": "string", "example": "2h", "description": _BREACHING_WITHIN})
+class BreachingWithinFilter(django_filters.Filter):
+    """Tickets whose next deadline (of either metric) falls within the duration from now,
+    or has already passed unnoticed; never those with nothing left to breach (NULL)."""
+
+    field_class = WithinField
+
+    def filter(self, qs: Any, value: timedelta | None) -> Any:
+        if value is None:
+            return qs
+        return qs.filter(next_breach_at__isnull=False, next_breach_at__lte=timezone.now() + value)
+
+
+# Nullable ordering keys, NULL counting as later than any value ("never"): last going up,
+# first going down, exactly the reverse. PostgreSQL's own default, spelt out for SQLite.
+NULLABLE_ORDERINGS = frozenset({"next_breach_at"})
+# What breaks ties after the requested key: deadline and id, except where an index has the
+# key and id only (ticket_owner_breach_idx), so that the index serves the whole ordering.
+_TIE_BREAKERS = {"next_breach_at": ("id",)}
+
+
+def ordering_term(name: str, *, descending: bool) -> Any:
+    """`name` as an ORDER BY term, NULLs placed as NULLABLE_ORDERINGS says."""
+    if name in NULLABLE_ORDERINGS:
+        return F(name).desc(nulls_first=True) if descending else F(name).asc(nulls_last=True)
+    return f"-{name}" if descending else name
+
+
 class StableOrderingFilter(django_filters.OrderingFilter):
     """The requested ordering, then deadline and id: a total order, so that pages of a
     list ordered by priority (four values for many tickets) neither overlap nor skip."""
@@ -37,7 +122,9 @@ class StableOrderingFilter(django_filters.OrderingFilter):
         if not fields:
             return qs
         named = {field.lstrip("-") for field in fields}
-        return qs.order_by(*fields, *(f for f in ("deadline", "id") if f not in named))
+        tie_breakers = _TIE_BREAKERS.get(fields[0].lstrip("-"), ("deadline", "id"))
+        terms = [ordering_term(f.lstrip("-"), descending=f.startswith("-")) for f in fields]
+        return qs.order_by(*terms, *(f for f in tie_breakers if f not in named))
 
 
 class TicketFilter(django_filters.FilterSet):
@@ -46,11 +133,13 @@ class TicketFilter(django_filters.FilterSet):
     sla_state = django_filters.MultipleChoiceFilter(choices=SlaState.choices)
     deadline_after = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="lt")
+    breaching_within = BreachingWithinFilter()
     ordering = StableOrderingFilter(
         fields=(
             ("deadline", "deadline"),
             ("created_at", "created_at"),
             ("priority_rank", "priority"),
+            ("next_breach_at", "next_breach_at"),
         ),
     )
 

@@ -13,6 +13,12 @@ alone does not); the OR only discards the ties on the first column. Rows inserte
 deleted elsewhere in the list move no boundary, so following `next` never repeats or
 skips a ticket, which OFFSET does whenever an earlier row appears or disappears.
 
+A nullable key (`next_breach_at`) counts NULL as later than every value, as
+tickets.filters orders it: last going up, first going down. Its cursor may hold null, and
+"after" it includes (or, going down, excludes) the NULL rows. Those ORs cost the index its
+range bound, so a list filtered to non-NULL values (`?breaching_within=`) drops them: its
+cursor pages are again index ranges that start at the cursor.
+
 Cursor pages carry no total (`count` is null): counting a million rows costs more than
 the page itself, and a client walking `next` does not need it.
 """
@@ -27,13 +33,17 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Field, Model, Q, QuerySet
+from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
+from django.db.models.lookups import IsNull
+from django.db.models.sql.where import AND, WhereNode
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
+
+from tickets.filters import ordering_term
 
 # (field name, descending)
 Ordering = list[tuple[str, bool]]
@@ -57,6 +67,11 @@ class TicketPagination(PageNumberPagination):
         self.request = self.the_request = request
         self.ordering, queryset = _total_ordering(queryset)
         self.fields = [_field(queryset, name) for name, _ in self.ordering]
+        excluded = _nulls_excluded(queryset.query.where)
+        self.nullable = [
+            field.null and name not in excluded
+            for field, (name, _) in zip(self.fields, self.ordering, strict=True)
+        ]
         self.cursor_page = False
         raw = request.query_params.get(self.cursor_query_param)
         if raw is None:
@@ -71,9 +86,10 @@ class TicketPagination(PageNumberPagination):
         keys, backwards = self._decode(raw)
         if backwards:
             queryset = queryset.order_by(
-                *(f"{'' if desc else '-'}{name}" for name, desc in self.ordering)
+                *(ordering_term(name, descending=not desc) for name, desc in self.ordering)
             )
-        rows = list(queryset.filter(_after(self.ordering, keys, backwards=backwards))[: size + 1])
+        after = _after(self.ordering, keys, backwards=backwards, nullable=self.nullable)
+        rows = list(queryset.filter(after)[: size + 1])
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -150,9 +166,10 @@ class TicketPagination(PageNumberPagination):
             raise ValidationError({self.cursor_query_param: [_INVALID]})
         if not isinstance(backwards, bool):
             raise ValidationError({self.cursor_query_param: [_INVALID]})
-        return [_typed(field, value) for field, value in zip(self.fields, keys, strict=True)], (
-            backwards
-        )
+        typed = [_typed(field, value) for field, value in zip(self.fields, keys, strict=True)]
+        if any(key is None and not null for key, null in zip(typed, self.nullable, strict=True)):
+            raise ValidationError({self.cursor_query_param: [_INVALID]})  # NULL filtered out
+        return typed, backwards
 
     # --- schema -------------------------------------------------------------------------
 
@@ -196,14 +213,30 @@ def _total_ordering(queryset: QuerySet[Any]) -> tuple[Ordering, QuerySet[Any]]:
     """The queryset's ordering as (name, descending) pairs, made total by `id` if need be."""
     ordering: Ordering = []
     for term in queryset.query.order_by:
-        if not isinstance(term, str):
+        if isinstance(term, OrderBy) and isinstance(term.expression, F):
+            name, descending = term.expression.name, term.descending
+        elif isinstance(term, str):
+            name, descending = term.lstrip("-"), term.startswith("-")
+        else:
             raise TypeError(f"keyset pagination needs named ordering fields, not {term!r}")
-        name = term.lstrip("-")
-        ordering.append(("id" if name == "pk" else name, term.startswith("-")))
+        ordering.append(("id" if name == "pk" else name, descending))
     if "id" not in {name for name, _ in ordering}:
         ordering.append(("id", False))
-        queryset = queryset.order_by(*(f"{'-' if d else ''}{n}" for n, d in ordering))
+        queryset = queryset.order_by(*(ordering_term(n, descending=d) for n, d in ordering))
     return ordering, queryset
+
+
+def _nulls_excluded(where: WhereNode) -> set[str]:
+    """Columns the WHERE clause requires to be non-NULL (`name__isnull=False`, ANDed)."""
+    if where.negated or where.connector != AND:
+        return set()
+    found: set[str] = set()
+    for child in where.children:
+        if isinstance(child, WhereNode):
+            found |= _nulls_excluded(child)
+        elif isinstance(child, IsNull) and child.rhs is False:
+            found.add(getattr(getattr(child.lhs, "target", None), "name", ""))
+    return found
 
 
 def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:
@@ -216,6 +249,8 @@ def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:
 
 
 def _typed(field: Field[Any, Any], value: Any) -> Any:
+    if value is None and field.null:
+        return None
     if value is None or isinstance(value, bool | dict | list):
         raise ValidationError({"cursor": [_INVALID]})
     try:
@@ -231,7 +266,7 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
     return typed
 
 
-def _after(ordering: Ordering, keys: list[Any], *, backwards: bool) -> Q:
+def _after(ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]) -> Q:
     """Rows strictly after `keys` in `ordering` (before them when `backwards`).
 
     Lexicographic: a > k on the first column, or equal on it and after on the rest.
@@ -240,9 +275,22 @@ def _after(ordering: Ordering, keys: list[Any], *, backwards: bool) -> Q:
     """
     after = Q()
     for depth, ((name, desc), key) in enumerate(zip(ordering, keys, strict=True)):
-        lookup = "lt" if desc != backwards else "gt"
-        ties = {n: k for (n, _), k in zip(ordering[:depth], keys[:depth], strict=True)}
-        after |= Q(**ties, **{f"{name}__{lookup}": key})
-    first, desc = ordering[0]
-    bound = Q(**{f"{first}__{'lte' if desc != backwards else 'gte'}": keys[0]})
-    return bound & after
+        # Filtering on None is IS NULL, so ties on a NULL key need no special case.
+        ties = Q(**{n: k for (n, _), k in zip(ordering[:depth], keys[:depth], strict=True)})
+        after |= ties & _beyond(name, key, up=desc == backwards, nullable=nullable[depth])
+    (first, desc), key = ordering[0], keys[0]
+    return _beyond(first, key, up=desc == backwards, nullable=nullable[0], inclusive=True) & after
+
+
+def _beyond(name: str, key: Any, *, up: bool, nullable: bool, inclusive: bool = False) -> Q:
+    """Rows whose `name` is above `key` (`up`) or below it, NULL being above every value."""
+    op = ("gt" if up else "lt") + ("e" if inclusive else "")
+    if not nullable:
+        return Q(**{f"{name}__{op}": key})
+    null = Q(**{f"{name}__isnull": True})
+    if key is None:
+        if up:
+            return null if inclusive else Q(pk__in=[])  # nothing is above NULL
+        return Q() if inclusive else ~null
+    beyond = Q(**{f"{name}__{op}": key})
+    return (beyond | null) if up else beyond

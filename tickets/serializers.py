@@ -72,10 +72,20 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "sla_missed",
             "deadline_source",
             "policy",
+            "first_response_due",
+            "first_responded_at",
+            "first_response_state",
+            "paused_at",
+            "next_breach_at",
         ]
         read_only_fields = [
             "deadline_source",
             "policy",
+            "first_response_due",
+            "first_responded_at",
+            "first_response_state",
+            "paused_at",
+            "next_breach_at",
             "created_at",
             "updated_at",
             "resolved_at",
@@ -88,3 +98,91 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
         if any(mark in value for mark in _LINE_BREAKS):
             raise serializers.ValidationError("The title must be a single line.")
         return value
+
+
+# --- GET /api/tickets/<id>/sla/ (tickets.explain): output only, describes the shape ------
+
+
+class SlaThresholdSerializer(serializers.Serializer[Any]):
+    seconds_left = serializers.IntegerField(
+        help_text="Business seconds left before the deadline when this warning threshold passes."
+    )
+    at = serializers.DateTimeField(help_text="When it passes (or passed) for the current deadline.")
+    passed = serializers.BooleanField(help_text="Whether the metric's clock has reached it.")
+
+
+class SlaMetricSerializer(serializers.Serializer[Any]):
+    target = serializers.CharField(
+        allow_null=True,
+        help_text="The policy's target, ISO 8601 (PT4H); null for a manual deadline or no policy.",
+    )
+    target_seconds = serializers.IntegerField(allow_null=True)
+    deadline = serializers.DateTimeField(allow_null=True)
+    state = serializers.CharField(
+        help_text="on_track, at_risk, paused, breached, achieved; empty when not tracked."
+    )
+    met_at = serializers.DateTimeField(
+        allow_null=True, help_text="first_responded_at or resolved_at."
+    )
+    elapsed_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text="Business time counted since creation, pauses excluded; null without deadline.",
+    )
+    remaining_seconds = serializers.IntegerField(
+        allow_null=True,
+        help_text=(
+            "Business time left to the deadline, read when met, when paused (frozen) or now; "
+            "negative: that late."
+        ),
+    )
+    thresholds = SlaThresholdSerializer(many=True)
+
+
+class SlaPauseSerializer(serializers.Serializer[Any]):
+    started_at = serializers.DateTimeField()
+    ended_at = serializers.DateTimeField(allow_null=True, help_text="null while still pending.")
+    business_seconds = serializers.IntegerField(help_text="Business time it lasted (so far).")
+
+
+class SlaResolutionSerializer(SlaMetricSerializer):
+    paused = serializers.BooleanField(help_text="The ticket is pending: its clock is stopped.")
+    pauses = SlaPauseSerializer(many=True)
+
+
+class SlaPolicyRefSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class SlaCalendarRefSerializer(SlaPolicyRefSerializer):
+    time_zone = serializers.CharField()
+
+
+class SlaEventSerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    kind = serializers.CharField(
+        help_text=(
+            "policy_applied, manual_deadline, priority_changed, paused, resumed, "
+            "policy_edited, calendar_edited, responded, resolved, reopened."
+        )
+    )
+    metric = serializers.CharField(help_text="first_response, resolution, or empty: the ticket.")
+    deadline = serializers.DateTimeField(allow_null=True, help_text="The metric's, after it.")
+    previous_deadline = serializers.DateTimeField(
+        allow_null=True, help_text="Before it, when it moved the deadline."
+    )
+    detail = serializers.CharField()
+
+
+class SlaExplanationSerializer(serializers.Serializer[Any]):
+    ticket = serializers.IntegerField()
+    at = serializers.DateTimeField(help_text="The moment elapsed and remaining times are read.")
+    policy = SlaPolicyRefSerializer(allow_null=True)
+    calendar = SlaCalendarRefSerializer(
+        allow_null=True, help_text="The policy's; null: wall-clock time (UTC, always open)."
+    )
+    deadline_source = serializers.CharField()
+    next_breach_at = serializers.DateTimeField(allow_null=True)
+    first_response = SlaMetricSerializer()
+    resolution = SlaResolutionSerializer()
+    timeline = SlaEventSerializer(many=True)

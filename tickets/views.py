@@ -4,9 +4,11 @@ from typing import Any, cast
 
 from django.conf import settings
 from django.db.models import QuerySet
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
@@ -14,9 +16,10 @@ from rest_framework.serializers import BaseSerializer
 from notifications.models import Notification
 from notifications.serializers import NotificationSerializer
 from tickets import services
+from tickets.explain import explain_ticket
 from tickets.filters import TicketFilter
 from tickets.models import Ticket
-from tickets.serializers import TicketSerializer
+from tickets.serializers import SlaExplanationSerializer, TicketSerializer
 from watchdog.authentication import request_user
 from watchdog.ratelimits import enforce, user_key
 
@@ -25,6 +28,12 @@ _COMMON = {
     404: OpenApiResponse(description="No such ticket among those you may see."),
 }
 _LIMITED = {429: OpenApiResponse(description="Rate limit reached; see Retry-After.")}
+
+
+class AlreadyResponded(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "The first response was already recorded."
+    default_code = "already_responded"
 
 
 @extend_schema_view(
@@ -83,3 +92,28 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         ticket = self.get_object()
         rows = Notification.objects.filter(ticket=ticket).order_by("created_at", "id")
         return Response(NotificationSerializer(rows, many=True).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: TicketSerializer,
+            409: OpenApiResponse(description="The first response was already recorded."),
+            **_COMMON,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def respond(self, request: Request, pk: str | None = None) -> Response:
+        """Record the ticket's first response, now: it meets or misses that deadline. Once."""
+        try:
+            ticket = services.respond(ticket=self.get_object())
+        except services.AlreadyResponded as exc:
+            raise AlreadyResponded(str(exc)) from exc
+        return Response(self.get_serializer(ticket).data, status=status.HTTP_200_OK)
+
+    @extend_schema(responses={200: SlaExplanationSerializer, **_COMMON})
+    @action(detail=True, methods=["get"], pagination_class=None)
+    def sla(self, request: Request, pk: str | None = None) -> Response:
+        """Both SLA metrics explained: targets, deadlines, business time elapsed and left,
+        warning thresholds, pauses, and the timeline of what set or moved each deadline."""
+        explanation = explain_ticket(self.get_object(), now=timezone.now())
+        return Response(SlaExplanationSerializer(explanation).data, status=status.HTTP_200_OK)

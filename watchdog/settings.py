@@ -290,6 +290,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # sla_state and first_response_state share these states: one enum, not two names.
+    "ENUM_NAME_OVERRIDES": {"SlaStateEnum": "tickets.sla.SlaState"},
 }
 
 # Request bodies larger than this are refused with 413 before they are parsed.
