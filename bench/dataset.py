@@ -28,11 +28,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SQLITE_PATH = ROOT / "var" / "bench.sqlite3"
+# BENCH_SQLITE_PATH moves it (several benchmark runs side by side, each with its own file).
+SQLITE_PATH = Path(os.environ.get("BENCH_SQLITE_PATH") or ROOT / "var" / "bench.sqlite3")
 DEFAULT_PG_NAME = "sla_bench"
 USERS = 1000
 # Bump when the generated data changes, so --reuse never measures a stale table.
-DATA_VERSION = 1
+DATA_VERSION = 2
 
 # No quotes: it is inlined into the loading SQL.
 DESCRIPTION = (
@@ -280,12 +281,20 @@ class Dataset:
         warned = f"""CASE WHEN cat IN ('due_breach', 'open_breached', 'done_late')
             THEN deadline_min - {w} + 1 END"""
         breached = "CASE WHEN cat IN ('open_breached', 'done_late') THEN deadline_min END"
+        # The engine's record of the warning announced (business seconds left); no policy,
+        # so the one threshold is SLA_WARNING_MINUTES before the deadline.
+        warning_threshold = f"""CASE WHEN cat IN ('due_breach', 'open_breached', 'done_late')
+            THEN {w * 60} END"""
+        # The deadline still ahead of a running metric (resolution only: no first response).
+        next_breach = """CASE WHEN cat IN ('due_breach', 'due_warn', 'on_track', 'pending')
+            THEN deadline_min END"""
         priority = """CASE i % 4 WHEN 0 THEN 'low' WHEN 1 THEN 'normal' WHEN 2 THEN 'high'
             ELSE 'urgent' END"""
         return f"""
         INSERT INTO tickets_ticket (id, owner_id, title, description, deadline, status,
             priority, created_at, updated_at, resolved_at, sla_state, warning_sent_at,
-            breached_at, next_check_at, deadline_source)
+            breached_at, next_check_at, deadline_source, warning_threshold, next_breach_at,
+            first_response_state)
         SELECT i, 1 + i % {self.spec.users},
             'Printer on floor ' || (i % 40) || ' jams on duplex pages (case ' || i || ')',
             '{DESCRIPTION}',
@@ -299,7 +308,10 @@ class Dataset:
             {d.shift(now, warned)},
             {d.shift(now, breached)},
             {d.shift(now, next_check)},
-            'manual'
+            'manual',
+            {warning_threshold},
+            {d.shift(now, next_breach)},
+            ''
         FROM (
             SELECT i, j, cat, created_min, deadline_min,
                 CASE cat WHEN 'done_ok' THEN created_min + i % 1380
@@ -313,16 +325,22 @@ class Dataset:
 
     def _history_sql(self, kind: str, low: int, high: int) -> str:
         d = self.d
-        number, at, condition = {
-            "created": ("t.id * 4", d.shift("t.created_at", "1"), ""),
-            "warning": ("t.id * 4 + 1", "t.warning_sent_at", "AND t.warning_sent_at IS NOT NULL"),
-            "missed": ("t.id * 4 + 2", "t.breached_at", "AND t.breached_at IS NOT NULL"),
+        number, at, condition, threshold = {
+            "created": ("t.id * 4", d.shift("t.created_at", "1"), "", "0"),
+            "warning": (
+                "t.id * 4 + 1",
+                "t.warning_sent_at",
+                "AND t.warning_sent_at IS NOT NULL",
+                "t.warning_threshold",
+            ),
+            "missed": ("t.id * 4 + 2", "t.breached_at", "AND t.breached_at IS NOT NULL", "0"),
         }[kind]
         return f"""
-        INSERT INTO notifications_notification (ticket_id, kind, deadline, message_key, status,
-            recipient, attempts, next_attempt_at, last_error, created_at, sent_at)
-        SELECT t.id, '{kind}', t.deadline, {d.message_key(number)}, 'sent', u.email, 1, NULL, '',
-            {at}, {at}
+        INSERT INTO notifications_notification (ticket_id, metric, kind, deadline, threshold,
+            message_key, status, recipient, attempts, next_attempt_at, last_error, created_at,
+            sent_at)
+        SELECT t.id, 'resolution', '{kind}', t.deadline, {threshold}, {d.message_key(number)},
+            'sent', u.email, 1, NULL, '', {at}, {at}
         FROM tickets_ticket t JOIN auth_user u ON u.id = t.owner_id
         WHERE t.id BETWEEN {low} AND {high} {condition}
         ORDER BY t.id
@@ -352,7 +370,12 @@ class Dataset:
                 next_check_at = CASE WHEN {breach} THEN deadline
                     ELSE {d.shift("deadline", str(-w))} END,
                 warning_sent_at = CASE WHEN {breach} THEN {d.shift("deadline", str(1 - w))} END,
-                breached_at = NULL
+                warning_threshold = CASE WHEN {breach} THEN {w * 60} END,
+                breached_at = NULL,
+                next_breach_at = deadline,
+                first_response_state = '',
+                first_response_warning_threshold = NULL,
+                first_response_breached_at = NULL
             WHERE id % {p} = 0"""  # noqa: S608
         )
 
