@@ -39,6 +39,9 @@ class DeliveryReport:
     failed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    # deliver_due stopped at its time budget or batch limit with a full last batch: more
+    # emails may well be due.
+    more_due: bool = False
 
     def add(self, other: "DeliveryReport") -> None:
         self.sent += other.sent
@@ -66,17 +69,30 @@ def deliver_due(
     batch_size: int | None = None,
     ticket_ids: list[int] | None = None,
     max_batches: int = 1000,
+    time_budget: float | None = None,
 ) -> DeliveryReport:
-    """Send every pending notification due by `now`, batch after batch."""
+    """Send every pending notification due by `now`, batch after batch.
+
+    With `time_budget` (seconds), no batch starts once that much time has passed: a caller
+    that must return to other work (a Celery worker, so that the SLA check is not stuck
+    behind a backlog) sends at most the budget plus one batch. Whenever it stops after a
+    full batch, `more_due` says so, and the caller decides who sends the rest.
+    """
     report = DeliveryReport()
     batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
-    for _ in range(max_batches):
+    started = time.monotonic()
+    for batch in range(max_batches):
+        if batch and time_budget is not None and time.monotonic() - started >= time_budget:
+            report.more_due = True
+            break
         claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
         if not claimed:
             break
         report.add(send_batch(claimed))
         if len(claimed) < batch_size:
             break
+    else:
+        report.more_due = True
     return report
 
 

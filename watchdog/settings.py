@@ -14,6 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from watchdog.environment import (
     env_bool,
@@ -187,6 +188,21 @@ if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(
     )
 # Lets several deployments (or test runs) share one broker without taking each other's work.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "sla-watchdog")
+# beat's SLA checks have a queue of their own, which every worker also consumes (a plain
+# `celery -A watchdog worker` listens on both): a worker that finishes a delivery task
+# takes the waiting check next, instead of the deliveries queued before it, so state
+# changes keep their interval however long the delivery backlog is. `-Q <queue>-checks`
+# gives checks a worker of their own.
+CELERY_CHECK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-checks"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_CHECK_QUEUE)
+]
+CELERY_TASK_ROUTES = {"tickets.tasks.check_sla": {"queue": CELERY_CHECK_QUEUE}}
+# A delivery task stops starting batches after this many seconds and returns (queueing a
+# successor when emails are still due), so a worker is never held by the backlog for longer
+# than this and a batch, and a check waits for at most that.
+CELERY_DELIVERY_TASK_SECONDS = env_float("CELERY_DELIVERY_TASK_SECONDS", 1.0, minimum=0.0)
 # The outbox row is the record of a delivery, never the message: no results are kept, and
 # a task carries no data, so a lost message costs one check interval and a redelivered one
 # claims whatever is due by then.
