@@ -7,9 +7,11 @@ without it nothing here connects anywhere and the embedded default runs as befor
 
 import logging.config
 import os
+import warnings
 from typing import Any
 
 from celery import Celery, signals
+from celery.exceptions import CPendingDeprecationWarning
 from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchdog.settings")
@@ -19,6 +21,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # tickets/tasks.py and notifications/tasks.py: thin shells around tickets.checker and
 # notifications.delivery, the functions `manage.py check_sla` calls.
 app.autodiscover_tasks()
+# Celery warns at every lost broker connection that it will cancel running tasks by default
+# in 6.0; this service sets worker_cancel_long_running_tasks_on_connection_loss to False on
+# purpose (the reason is beside it in watchdog/settings.py).
+warnings.filterwarnings(
+    "ignore", message=r"\s*In Celery 5\.1 we introduced", category=CPendingDeprecationWarning
+)
 
 
 def broker_connection(*, timeout: int) -> Connection:
