@@ -423,6 +423,83 @@ def sample(sink: RecordingSink, started: float) -> dict[str, float]:
     }
 
 
+# --- CPU time, from /proc: what each part of the stack cost, whatever else the machine ran ----
+
+
+CPU_ROLES = ("workers", "beat", "postgresql", "smtp_server", "redis")
+
+
+class CpuMeter:
+    """User + system CPU seconds of the stack's processes, by role, from /proc.
+
+    Workers and beat by their command lines, PostgreSQL by its backends on the benchmark's
+    database, the SMTP recorder by pid, Redis by its port; and the whole machine, from
+    /proc/stat. Read at every sample, so a process that exits (a database connection
+    past its CONN_MAX_AGE, the killed worker, the SMTP server stopped for its outage)
+    still counts up to the last reading before it went: a few seconds of it are missed.
+    A process first seen after the start counts from zero.
+    """
+
+    def __init__(self, *, pg_database: str, redis_port: int, smtp_pid: Any) -> None:
+        self.pg_database = pg_database
+        self.redis_port = redis_port
+        self.smtp_pid = smtp_pid  # () -> int | None: the recorder's current pid
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self.machine: list[tuple[float, float]] = []  # (total, busy) seconds
+
+    def read(self) -> None:
+        started = bool(self.machine)
+        for pid, role, seconds in self._processes():
+            self.first.setdefault(pid, seconds if not started else 0.0)
+            self.last[pid] = (role, seconds)
+        with open("/proc/stat") as machine:
+            jiffies = [int(v) for v in machine.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        idle = jiffies[3] + jiffies[4]  # idle, iowait
+        self.machine.append((sum(jiffies) / tick, (sum(jiffies) - idle) / tick))
+
+    def totals(self) -> dict[str, float]:
+        totals = dict.fromkeys(CPU_ROLES, 0.0)
+        for pid, (role, seconds) in self.last.items():
+            totals[role] += seconds - self.first[pid]
+        if len(self.machine) > 1:
+            totals["machine_total"] = self.machine[-1][0] - self.machine[0][0]
+            totals["machine_busy"] = self.machine[-1][1] - self.machine[0][1]
+        return totals
+
+    def _processes(self) -> list[tuple[int, str, float]]:
+        tick = os.sysconf("SC_CLK_TCK")
+        smtp_pid = self.smtp_pid()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            command = raw.replace(b"\0", b" ").decode(errors="replace")
+            fields = stat.rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            pid = int(entry.name)
+            role = None
+            if "celery" in command and " worker" in command and "bench-w" in command:
+                role = "workers"
+            elif "celery" in command and " beat" in command and str(RESULTS_DIR) in command:
+                role = "beat"
+            elif command.startswith("postgres:") and f" {self.pg_database} " in command:
+                role = "postgresql"
+            elif smtp_pid is not None and pid == smtp_pid:
+                role = "smtp_server"
+            elif command.startswith("redis-server") and f":{self.redis_port}" in command:
+                role = "redis"
+            if role is not None:
+                found.append((pid, role, seconds))
+        return found
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -468,6 +545,7 @@ class Run:
     samples: list[dict[str, float]] = field(default_factory=list)
     exited: list[str] = field(default_factory=list)
     load_average: dict[str, list[float]] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def chaos_schedule(config: Config) -> list[tuple[float, str]]:
@@ -532,7 +610,16 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
             f"{first_deadline:%H:%M:%S} to the end of the {config.window_seconds:.0f} s window "
             f"starting {window_start:%H:%M:%S}, warnings {config.warning_minutes} min before"
         )
-        drive(config, result, processes, sink, env, schedule)
+
+        meter = CpuMeter(
+            pg_database=config.pg_database,
+            redis_port=redis_port,
+            smtp_pid=lambda: sink.process.pid if sink.process is not None else None,
+        )
+        meter.read()
+        drive(config, result, processes, sink, env, schedule, meter)
+        meter.read()
+        result.cpu_seconds = meter.totals()
     finally:
         say("stopping the stack")
         processes.stop_all()
@@ -562,6 +649,7 @@ def drive(
     sink: RecordingSink,
     env: dict[str, str],
     schedule: Path,
+    meter: CpuMeter,
 ) -> None:
     """Sample, break things on schedule, then wait (bounded) for the outbox to drain."""
     pending_chaos = chaos_schedule(config)
@@ -596,6 +684,7 @@ def drive(
             say(f"chaos: {action} ({event['done_at'] - event['at']:.1f} s)")
         if now >= next_sample:
             point = sample(sink, result.started_at)
+            meter.read()
             result.samples.append(point)
             next_sample = now + SAMPLE_EVERY_SECONDS
             if len(result.samples) % 6 == 1:
@@ -744,6 +833,16 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
     busiest = max(per_minute.values()) / 60 if per_minute else 0.0
     span = accepted_times[-1] - accepted_times[0] if len(accepted_times) > 1 else 0.0
     peak = max(result.samples, key=lambda s: s["pending_due"], default=None)
+    cpu = result.cpu_seconds
+    cpu_ms_per_email: dict[str, float] = {
+        role: round(1000 * seconds / len(records), 3)
+        for role, seconds in cpu.items()
+        if records and not role.startswith("machine")
+    }
+    if cpu.get("machine_total"):
+        # The share of both CPUs that anything at all (this stack or not) used in the run.
+        busy = cpu["machine_busy"] / cpu["machine_total"]
+        cpu_ms_per_email["machine_busy_fraction"] = round(busy, 3)
     return {
         "tickets_by_state": states,
         "notifications_by_kind_status": {f"{k}/{s}": n for (k, s), n in sorted(statuses.items())},
@@ -776,6 +875,7 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
             "busiest_minute": round(busiest, 1),
         },
         "peak_backlog": peak,
+        "cpu_ms_per_email": cpu_ms_per_email,
         "chaos_windows": [
             {
                 "name": n,
@@ -814,6 +914,7 @@ def render(document: dict[str, Any]) -> str:
         f"{a['throughput_emails_per_s']['overall']} / "
         f"{a['throughput_emails_per_s']['busiest_minute']} emails/s",
         f"  peak backlog (due emails)                 {a['peak_backlog']}",
+        f"  CPU ms per accepted email, by process     {a.get('cpu_ms_per_email', '-')}",
         f"  notifications                             {a['notifications_by_kind_status']}",
         f"  attempts per notification                 {a['attempts_histogram']}",
         "",
