@@ -11,11 +11,13 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import redis
+from celery.exceptions import CPendingDeprecationWarning
 from django.conf import settings as django_settings
 
 from notifications.delivery import deliver_due
@@ -35,10 +37,13 @@ from tickets.engine import plan_transitions
 from tickets.models import CheckerRun, Ticket
 from tickets.sla import SlaState
 from watchdog.celery import app as celery_app
+from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+# How Celery 5's consumer.CANCEL_TASKS_BY_DEFAULT begins.
+CELERY_CANCEL_NOTICE = "\nIn Celery 5.1 we introduced an optional breaking change which ..."
 
 
 @pytest.fixture
@@ -74,6 +79,17 @@ def test_a_running_task_is_let_finish_when_the_broker_connection_drops():
     # Killing it could cut a delivery between the SMTP server's acceptance and the row's
     # mark: a duplicate. Letting it finish costs one unacknowledged, harmless message.
     assert celery_app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
+
+
+def test_celery_6s_cancel_default_is_not_warned_about_at_every_lost_connection():
+    with warnings.catch_warnings(record=True) as caught:
+        # What a worker's logging setup does, before the worker is ready.
+        warnings.filterwarnings("always", category=CPendingDeprecationWarning)
+        ignore_the_cancel_on_connection_loss_warning()
+        warnings.warn(CELERY_CANCEL_NOTICE, CPendingDeprecationWarning, stacklevel=1)
+        warnings.warn("something else", CPendingDeprecationWarning, stacklevel=1)
+
+    assert [str(w.message) for w in caught] == ["something else"]
 
 
 def test_checks_have_a_queue_of_their_own_which_a_plain_worker_also_consumes():
