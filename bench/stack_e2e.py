@@ -55,17 +55,17 @@ BIN = Path(sys.executable).parent
 DEFAULT_PG_NAME = "sla_bench_stack"
 USERS = 1000
 # The engine's settings for the run, the same in every process (workers, beat, this one).
-# Warning window 5 min: with the default 60, every ticket due within 10 minutes would be at
-# risk the moment it exists, and warnings would have no thresholds spread over time.
+# SLA_WARNING_MINUTES is set per run (warning_minutes): half the window, 5 min for the
+# 10-minute one. With the default 60, every ticket due within 10 minutes would be at risk
+# the moment it exists, and warnings would have no thresholds spread over time.
 RUN_SETTINGS = {
-    "SLA_WARNING_MINUTES": "5",
     "SLA_CHECK_INTERVAL": "1",  # beat's check every second
     "SLA_RETRY_BASE_SECONDS": "2",  # 2, 4, 8, 16, 30, 30 ... s after SMTP failures
     "SLA_RETRY_MAX_SECONDS": "30",
     "SLA_DELIVERY_LEASE_SECONDS": "60",  # rows held by a killed worker return within the run
     "EMAIL_TIMEOUT": "5",  # 6 x 5 s <= the 60 s lease (system check watchdog.W002)
 }
-WARNING = timedelta(minutes=int(RUN_SETTINGS["SLA_WARNING_MINUTES"]))
+LEGACY_WARNING_MINUTES = 5
 SAMPLE_EVERY_SECONDS = 5.0
 REPLACEMENT_AFTER_SECONDS = 10.0
 # How long after each disruption its emails count as "in a chaos window" (by threshold).
@@ -232,14 +232,14 @@ def start_redis(processes: Processes, port: int, env: dict[str, str]) -> None:
     client.close()
 
 
-def celery(role: str, name: str, schedule: Path) -> list[str]:
+def celery(role: str, name: str, schedule: Path, concurrency: int = 1) -> list[str]:
     base = [str(BIN / "celery"), "-A", "watchdog", role]
     if role == "beat":
         return [*base, "--schedule", str(schedule), "--max-interval=1"]
     return [
         *base,
         "--pool=prefork",
-        "--concurrency=1",
+        f"--concurrency={concurrency}",
         "--without-mingle",
         "--without-gossip",
         f"--hostname={name}@%h",
@@ -249,7 +249,9 @@ def celery(role: str, name: str, schedule: Path) -> list[str]:
 # --- the database ---------------------------------------------------------------------------
 
 
-def configure(*, pg_database: str, redis_port: int, smtp_port: int) -> dict[str, str]:
+def configure(
+    *, pg_database: str, redis_port: int, smtp_port: int, warning_minutes: int
+) -> dict[str, str]:
     """The environment for this process and every child; returns the children's."""
     from dotenv import load_dotenv
 
@@ -277,6 +279,7 @@ def configure(*, pg_database: str, redis_port: int, smtp_port: int) -> dict[str,
         "EMAIL_HOST_PASSWORD": "",
         "LOG_LEVEL": "WARNING",
         **RUN_SETTINGS,
+        "SLA_WARNING_MINUTES": str(warning_minutes),
     }
     os.environ.update(values)
     return dict(os.environ)
@@ -346,12 +349,15 @@ def empty_database() -> None:
     )
 
 
-def load_tickets(*, tickets: int, window_start: datetime, window_seconds: float) -> float:
-    """N open, on-track tickets, deadlines evenly over the window; returns the commit time.
+def load_tickets(
+    *, tickets: int, first_deadline: datetime, deadline_seconds: float, warning: timedelta
+) -> float:
+    """N open, on-track tickets, deadlines evenly over [first_deadline, + deadline_seconds].
 
     As the engine would leave them: on_track, next_check_at = deadline - warning window.
-    Those whose warning moment is already past are due at once (their threshold is the
-    commit, the moment a checker can first see them). Ids follow deadlines.
+    Returns the commit time. With the legacy schedule, those whose warning moment is already
+    past are due at once (their threshold is the commit, the moment a checker can first see
+    them). Ids follow deadlines.
     """
     from django.core.exceptions import FieldDoesNotExist
     from django.db import transaction
@@ -359,8 +365,8 @@ def load_tickets(*, tickets: int, window_start: datetime, window_seconds: float)
     from tickets.models import Ticket
 
     d = dataset.Dialect("postgresql")
-    start = d.moment(window_start)
-    step = window_seconds / tickets
+    start = d.moment(first_deadline)
+    step = deadline_seconds / tickets
     # Columns added since this was written (with a plain default) take that default.
     extra_columns, extra_values = "", ""
     for name in ("deadline_source",):
@@ -377,7 +383,7 @@ def load_tickets(*, tickets: int, window_start: datetime, window_seconds: float)
                 breached_at, next_check_at{extra_columns})
             SELECT i, 1 + i % {USERS}, 'Stack bench ticket ' || i, '', dl, 'open', 'normal',
                 now(), now(), NULL, 'on_track', NULL, NULL,
-                dl - INTERVAL '{int(WARNING.total_seconds())} seconds'{extra_values}
+                dl - INTERVAL '{int(warning.total_seconds())} seconds'{extra_values}
             FROM (SELECT i, {start} + (i * {step}) * INTERVAL '1 second' AS dl
                   FROM {d.numbers(1, tickets)}) AS t"""  # noqa: S608
         )
@@ -417,6 +423,83 @@ def sample(sink: RecordingSink, started: float) -> dict[str, float]:
     }
 
 
+# --- CPU time, from /proc: what each part of the stack cost, whatever else the machine ran ----
+
+
+CPU_ROLES = ("workers", "beat", "postgresql", "smtp_server", "redis")
+
+
+class CpuMeter:
+    """User + system CPU seconds of the stack's processes, by role, from /proc.
+
+    Workers and beat by their command lines, PostgreSQL by its backends on the benchmark's
+    database, the SMTP recorder by pid, Redis by its port; and the whole machine, from
+    /proc/stat. Read at every sample, so a process that exits (a database connection
+    past its CONN_MAX_AGE, the killed worker, the SMTP server stopped for its outage)
+    still counts up to the last reading before it went: a few seconds of it are missed.
+    A process first seen after the start counts from zero.
+    """
+
+    def __init__(self, *, pg_database: str, redis_port: int, smtp_pid: Any) -> None:
+        self.pg_database = pg_database
+        self.redis_port = redis_port
+        self.smtp_pid = smtp_pid  # () -> int | None: the recorder's current pid
+        self.first: dict[int, float] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        self.machine: list[tuple[float, float]] = []  # (total, busy) seconds
+
+    def read(self) -> None:
+        started = bool(self.machine)
+        for pid, role, seconds in self._processes():
+            self.first.setdefault(pid, seconds if not started else 0.0)
+            self.last[pid] = (role, seconds)
+        with open("/proc/stat") as machine:
+            jiffies = [int(v) for v in machine.readline().split()[1:]]
+        tick = os.sysconf("SC_CLK_TCK")
+        idle = jiffies[3] + jiffies[4]  # idle, iowait
+        self.machine.append((sum(jiffies) / tick, (sum(jiffies) - idle) / tick))
+
+    def totals(self) -> dict[str, float]:
+        totals = dict.fromkeys(CPU_ROLES, 0.0)
+        for pid, (role, seconds) in self.last.items():
+            totals[role] += seconds - self.first[pid]
+        if len(self.machine) > 1:
+            totals["machine_total"] = self.machine[-1][0] - self.machine[0][0]
+            totals["machine_busy"] = self.machine[-1][1] - self.machine[0][1]
+        return totals
+
+    def _processes(self) -> list[tuple[int, str, float]]:
+        tick = os.sysconf("SC_CLK_TCK")
+        smtp_pid = self.smtp_pid()
+        found = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+                raw = (entry / "cmdline").read_bytes()
+            except OSError:
+                continue
+            command = raw.replace(b"\0", b" ").decode(errors="replace")
+            fields = stat.rsplit(")", 1)[1].split()
+            seconds = (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            pid = int(entry.name)
+            role = None
+            if "celery" in command and " worker" in command and "bench-w" in command:
+                role = "workers"
+            elif "celery" in command and " beat" in command and str(RESULTS_DIR) in command:
+                role = "beat"
+            elif command.startswith("postgres:") and f" {self.pg_database} " in command:
+                role = "postgresql"
+            elif smtp_pid is not None and pid == smtp_pid:
+                role = "smtp_server"
+            elif command.startswith("redis-server") and f":{self.redis_port}" in command:
+                role = "redis"
+            if role is not None:
+                found.append((pid, role, seconds))
+        return found
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -430,6 +513,23 @@ class Config:
     chaos: bool
     vacuum_every_seconds: float
     pg_database: str
+    concurrency: int = 1  # pool processes per worker
+    # "spread": deadlines over the second half of the window and warnings (half a window
+    # before them) over the first, so every threshold lies in the window, evenly.
+    # "legacy": deadlines over the whole window with a 5-minute warning, the first
+    # session's schedule: half the warnings are due at the load, at once.
+    schedule: str = "spread"
+
+    @property
+    def warning_minutes(self) -> int:
+        if self.schedule == "legacy":
+            return LEGACY_WARNING_MINUTES
+        return max(1, int(self.window_seconds // 120))
+
+    @property
+    def first_deadline_seconds(self) -> float:
+        """Seconds after the window starts at which the first deadline falls."""
+        return 0.0 if self.schedule == "legacy" else 60.0 * self.warning_minutes
 
 
 @dataclass
@@ -445,6 +545,7 @@ class Run:
     samples: list[dict[str, float]] = field(default_factory=list)
     exited: list[str] = field(default_factory=list)
     load_average: dict[str, list[float]] = field(default_factory=dict)
+    cpu_seconds: dict[str, float] = field(default_factory=dict)
 
 
 def chaos_schedule(config: Config) -> list[tuple[float, str]]:
@@ -467,7 +568,12 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
     log_dir.mkdir(parents=True, exist_ok=True)
     redis_port = _free_port()
     sink = RecordingSink(log_dir)
-    env = configure(pg_database=config.pg_database, redis_port=redis_port, smtp_port=sink.port)
+    env = configure(
+        pg_database=config.pg_database,
+        redis_port=redis_port,
+        smtp_port=sink.port,
+        warning_minutes=config.warning_minutes,
+    )
     recreate_database(os.environ["DATABASE_URL"])
     setup_django(config.pg_database)
     say(f"database {config.pg_database} created afresh; logs in {log_dir}")
@@ -480,8 +586,10 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
     try:
         start_redis(processes, redis_port, env)
         sink.start()
-        processes.start("worker-1", celery("worker", "bench-w1", schedule), env)
-        processes.start("worker-2", celery("worker", "bench-w2", schedule), env)
+        for n in (1, 2):
+            processes.start(
+                f"worker-{n}", celery("worker", f"bench-w{n}", schedule, config.concurrency), env
+            )
         processes.start("beat", celery("beat", "beat", schedule), env)
         wait_until_checking(processes)
         say(f"stack ready: redis :{redis_port}, smtp :{sink.port}, beat + 2 workers")
@@ -489,17 +597,29 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
         window_start = datetime.now(UTC) + timedelta(seconds=config.lead_seconds)
         result.window_start = window_start.timestamp()
         result.window_end = result.window_start + config.window_seconds
+        first_deadline = window_start + timedelta(seconds=config.first_deadline_seconds)
         result.committed_at = load_tickets(
             tickets=config.tickets,
-            window_start=window_start,
-            window_seconds=config.window_seconds,
+            first_deadline=first_deadline,
+            deadline_seconds=config.window_seconds - config.first_deadline_seconds,
+            warning=timedelta(minutes=config.warning_minutes),
         )
         say(
             f"{config.tickets:,} tickets loaded in "
             f"{result.committed_at - result.started_at:.1f} s; deadlines from "
-            f"{window_start:%H:%M:%S} over {config.window_seconds:.0f} s"
+            f"{first_deadline:%H:%M:%S} to the end of the {config.window_seconds:.0f} s window "
+            f"starting {window_start:%H:%M:%S}, warnings {config.warning_minutes} min before"
         )
-        drive(config, result, processes, sink, env, schedule)
+
+        meter = CpuMeter(
+            pg_database=config.pg_database,
+            redis_port=redis_port,
+            smtp_pid=lambda: sink.process.pid if sink.process is not None else None,
+        )
+        meter.read()
+        drive(config, result, processes, sink, env, schedule, meter)
+        meter.read()
+        result.cpu_seconds = meter.totals()
     finally:
         say("stopping the stack")
         processes.stop_all()
@@ -529,6 +649,7 @@ def drive(
     sink: RecordingSink,
     env: dict[str, str],
     schedule: Path,
+    meter: CpuMeter,
 ) -> None:
     """Sample, break things on schedule, then wait (bounded) for the outbox to drain."""
     pending_chaos = chaos_schedule(config)
@@ -546,7 +667,9 @@ def drive(
             elif action == "worker_replace":
                 replacements += 1
                 processes.start(
-                    "worker-1", celery("worker", f"bench-w1r{replacements}", schedule), env
+                    "worker-1",
+                    celery("worker", f"bench-w1r{replacements}", schedule, config.concurrency),
+                    env,
                 )
             elif action == "redis_restart":
                 processes.kill("redis")
@@ -561,6 +684,7 @@ def drive(
             say(f"chaos: {action} ({event['done_at'] - event['at']:.1f} s)")
         if now >= next_sample:
             point = sample(sink, result.started_at)
+            meter.read()
             result.samples.append(point)
             next_sample = now + SAMPLE_EVERY_SECONDS
             if len(result.samples) % 6 == 1:
@@ -652,7 +776,7 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
         by_message.setdefault(message_id, []).append(accepted_at)
     per_header = Counter((ticket, kind) for _, _, kind, ticket in records)
 
-    warning_seconds = WARNING.total_seconds()
+    warning_seconds = 60.0 * result.config.warning_minutes
     windows = chaos_windows(result)
     statuses: Counter[tuple[str, str]] = Counter()
     delays: dict[str, list[float]] = {"warning": [], "warning_at_load": [], "missed": []}
@@ -709,6 +833,16 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
     busiest = max(per_minute.values()) / 60 if per_minute else 0.0
     span = accepted_times[-1] - accepted_times[0] if len(accepted_times) > 1 else 0.0
     peak = max(result.samples, key=lambda s: s["pending_due"], default=None)
+    cpu = result.cpu_seconds
+    cpu_ms_per_email: dict[str, float] = {
+        role: round(1000 * seconds / len(records), 3)
+        for role, seconds in cpu.items()
+        if records and not role.startswith("machine")
+    }
+    if cpu.get("machine_total"):
+        # The share of both CPUs that anything at all (this stack or not) used in the run.
+        busy = cpu["machine_busy"] / cpu["machine_total"]
+        cpu_ms_per_email["machine_busy_fraction"] = round(busy, 3)
     return {
         "tickets_by_state": states,
         "notifications_by_kind_status": {f"{k}/{s}": n for (k, s), n in sorted(statuses.items())},
@@ -741,6 +875,7 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
             "busiest_minute": round(busiest, 1),
         },
         "peak_backlog": peak,
+        "cpu_ms_per_email": cpu_ms_per_email,
         "chaos_windows": [
             {
                 "name": n,
@@ -760,7 +895,8 @@ def render(document: dict[str, Any]) -> str:
     expected = c["tickets"] * 2
     lines = [
         f"Distributed stack end to end: {c['tickets']:,} tickets, deadlines over "
-        f"{c['window_seconds']:.0f} s, chaos {'on' if c['chaos'] else 'off'}",
+        f"{c['window_seconds']:.0f} s, chaos {'on' if c['chaos'] else 'off'}, "
+        f"schedule {c.get('schedule', 'legacy')}, 2 workers x {c.get('concurrency', 1)}",
         f"  machine: {document['machine']}; load average {r['load_average']}",
         f"  settings: {document['run_settings']}",
         f"  drained: {r['drained']} ({r['finished_at'] - r['window_end']:.0f} s after the "
@@ -778,6 +914,7 @@ def render(document: dict[str, Any]) -> str:
         f"{a['throughput_emails_per_s']['overall']} / "
         f"{a['throughput_emails_per_s']['busiest_minute']} emails/s",
         f"  peak backlog (due emails)                 {a['peak_backlog']}",
+        f"  CPU ms per accepted email, by process     {a.get('cpu_ms_per_email', '-')}",
         f"  notifications                             {a['notifications_by_kind_status']}",
         f"  attempts per notification                 {a['attempts_histogram']}",
         "",
@@ -815,6 +952,14 @@ def main() -> None:
     parser.add_argument("--no-chaos", action="store_true")
     parser.add_argument("--vacuum-every", type=float, default=60.0, help="seconds; 0: never")
     parser.add_argument("--pg-database", default=DEFAULT_PG_NAME)
+    parser.add_argument("--concurrency", type=int, default=1, help="processes per worker")
+    parser.add_argument(
+        "--schedule",
+        choices=["spread", "legacy"],
+        default="spread",
+        help="spread: every threshold inside the window, evenly (default); legacy: the "
+        "first session's, with half the warnings due at the load",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 tickets over 2 minutes")
     parser.add_argument("--render", type=Path, help="print a saved result again")
     args = parser.parse_args()
@@ -833,11 +978,13 @@ def main() -> None:
         chaos=not args.no_chaos,
         vacuum_every_seconds=args.vacuum_every,
         pg_database=args.pg_database,
+        schedule=args.schedule,
+        concurrency=args.concurrency,
     )
     result, analysis = run(config)
     document = {
         "machine": f"{os.cpu_count()} CPUs, {platform.platform()}",
-        "run_settings": RUN_SETTINGS,
+        "run_settings": {**RUN_SETTINGS, "SLA_WARNING_MINUTES": str(config.warning_minutes)},
         "config": asdict(config),
         "run": {k: v for k, v in asdict(result).items() if k != "config"},
         "analysis": analysis,

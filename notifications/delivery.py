@@ -20,7 +20,7 @@ from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import F
+from django.db.models import Exists, F, OuterRef, Subquery
 from django.utils import timezone
 
 from notifications import latency
@@ -39,6 +39,9 @@ class DeliveryReport:
     failed: int = 0
     skipped: int = 0
     errors: list[str] = field(default_factory=list)
+    # deliver_due stopped at its time budget or batch limit with a full last batch: more
+    # emails may well be due.
+    more_due: bool = False
 
     def add(self, other: "DeliveryReport") -> None:
         self.sent += other.sent
@@ -66,17 +69,30 @@ def deliver_due(
     batch_size: int | None = None,
     ticket_ids: list[int] | None = None,
     max_batches: int = 1000,
+    time_budget: float | None = None,
 ) -> DeliveryReport:
-    """Send every pending notification due by `now`, batch after batch."""
+    """Send every pending notification due by `now`, batch after batch.
+
+    With `time_budget` (seconds), no batch starts once that much time has passed: a caller
+    that must return to other work (a Celery worker, so that the SLA check is not stuck
+    behind a backlog) sends at most the budget plus one batch. Whenever it stops after a
+    full batch, `more_due` says so, and the caller decides who sends the rest.
+    """
     report = DeliveryReport()
     batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
-    for _ in range(max_batches):
+    started = time.monotonic()
+    for batch in range(max_batches):
+        if batch and time_budget is not None and time.monotonic() - started >= time_budget:
+            report.more_due = True
+            break
         claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
         if not claimed:
             break
         report.add(send_batch(claimed))
         if len(claimed) < batch_size:
             break
+    else:
+        report.more_due = True
     return report
 
 
@@ -108,10 +124,14 @@ def send_batch(claimed: list[Notification]) -> DeliveryReport:
     """Send claimed notifications over one connection, recording each outcome at once."""
     report = DeliveryReport()
     waits: list[float] = []  # seconds each sent email spent in the outbox
+    warned: list[Notification] = []  # warnings accepted by the server, rows marked sent
     connection = get_connection(fail_silently=False)
     try:
         with _asynchronous_commits():
-            _send_all(claimed, connection, report, waits)
+            try:
+                _send_all(claimed, connection, report, waits, warned)
+            finally:
+                _stamp_warned_tickets(warned)
     finally:
         _close_quietly(connection)
     latency.record(waits)
@@ -123,6 +143,7 @@ def _send_all(
     connection: BaseEmailBackend,
     report: DeliveryReport,
     waits: list[float],
+    warned: list[Notification],
 ) -> None:
     started = time.monotonic()
     # Stop well before the lease ends so no other sender can claim a row still in hand.
@@ -154,6 +175,8 @@ def _send_all(
             _record_failure(notification, error, report)
             continue
         sent_at = _mark_sent(notification, recipient)
+        if notification.kind == Announcement.WARNING and notification.metric == Metric.RESOLUTION:
+            warned.append(notification)  # warning_sent_at is about the resolution deadline
         report.sent += 1
         waits.append((sent_at - notification.created_at).total_seconds())
         log.info(
@@ -231,15 +254,31 @@ def _mark_sent(notification: Notification, recipient: str) -> datetime:
         Notification.objects.filter(pk=notification.pk).update(
             sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
         )
-    if notification.kind == Announcement.WARNING and notification.metric == Metric.RESOLUTION:
-        # After the row, never before: a crash in between leaves the ticket saying "not
-        # warned" about a warning that went out, never the reverse.
-        Ticket.objects.filter(
-            pk=notification.ticket_id,
-            deadline=notification.deadline,
-            warning_sent_at__isnull=True,
-        ).update(warning_sent_at=now)
     return now
+
+
+def _stamp_warned_tickets(warned: list[Notification]) -> None:
+    """Set `warning_sent_at` on the tickets of the warnings this batch delivered, at once.
+
+    One statement per batch instead of one per warning (a round trip saved per warning),
+    each ticket getting its warning's `sent_at`, and only while the ticket still has the
+    deadline that warning was about. After the rows, never before: a crash in between
+    leaves a ticket saying "not warned" about a warning that went out, never the reverse.
+    The row, not this stamp, decides whether an email is sent.
+    """
+    if not warned:
+        return
+    delivered = Notification.objects.filter(
+        pk__in=[n.pk for n in warned],
+        ticket_id=OuterRef("pk"),
+        deadline=OuterRef("deadline"),
+        sent_at__isnull=False,
+    )
+    Ticket.objects.filter(
+        Exists(delivered),
+        pk__in={n.ticket_id for n in warned},
+        warning_sent_at__isnull=True,
+    ).update(warning_sent_at=Subquery(delivered.order_by("sent_at").values("sent_at")[:1]))
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ a frozen test clock.
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import logging
@@ -107,6 +108,8 @@ class _RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.server.delay_seconds:
+            await asyncio.sleep(self.server.delay_seconds)  # other sessions go on meanwhile
         received = ReceivedMessage(
             mail_from=str(envelope.mail_from),
             rcpt_tos=tuple(envelope.rcpt_tos),
@@ -127,7 +130,8 @@ class SmtpServer:
     - `refusing_temporarily = True`: every message is refused at DATA with 451 (after its
       content was read, so the attempt is recorded in `refused` with its Message-ID);
     - `refused_recipients.add("a@b")`: that recipient is refused with 550 at RCPT;
-    - `stop()` / `start()`: connections are refused while stopped; same port after.
+    - `stop()` / `start()`: connections are refused while stopped; same port after;
+    - `delay_seconds = 0.05`: every message is answered that much later (a slow relay).
     """
 
     def __init__(self, *, host: str = LOOPBACK, port: int | None = None) -> None:
@@ -138,6 +142,7 @@ class SmtpServer:
         self.refused: list[ReceivedMessage] = []
         self.refusing_temporarily = False
         self.refused_recipients: set[str] = set()
+        self.delay_seconds = 0.0
         self._handler = _RecordingHandler(self)
         self._controller: Controller | None = None
 

@@ -11,13 +11,16 @@ import json
 import logging
 import time
 import uuid
+import warnings
 from collections import Counter
 from datetime import timedelta
 
 import pytest
 import redis
+from celery.exceptions import CPendingDeprecationWarning
 from django.conf import settings as django_settings
 
+from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from notifications.tasks import (
     MAX_TASKS_PER_CHECK,
@@ -34,10 +37,13 @@ from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
 from tickets.sla import SlaState
 from watchdog.celery import app as celery_app
+from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
+# How Celery 5's consumer.CANCEL_TASKS_BY_DEFAULT begins.
+CELERY_CANCEL_NOTICE = "\nIn Celery 5.1 we introduced an optional breaking change which ..."
 
 
 @pytest.fixture
@@ -67,6 +73,34 @@ def test_a_task_is_stopped_before_redis_would_hand_its_message_to_another_worker
 
     assert conf.task_soft_time_limit < conf.task_time_limit
     assert conf.task_time_limit < conf.broker_transport_options["visibility_timeout"]
+
+
+def test_a_running_task_is_let_finish_when_the_broker_connection_drops():
+    # Killing it could cut a delivery between the SMTP server's acceptance and the row's
+    # mark: a duplicate. Letting it finish costs one unacknowledged, harmless message.
+    assert celery_app.conf.worker_cancel_long_running_tasks_on_connection_loss is False
+
+
+def test_celery_6s_cancel_default_is_not_warned_about_at_every_lost_connection():
+    with warnings.catch_warnings(record=True) as caught:
+        # What a worker's logging setup does, before the worker is ready.
+        warnings.filterwarnings("always", category=CPendingDeprecationWarning)
+        ignore_the_cancel_on_connection_loss_warning()
+        warnings.warn(CELERY_CANCEL_NOTICE, CPendingDeprecationWarning, stacklevel=1)
+        warnings.warn("something else", CPendingDeprecationWarning, stacklevel=1)
+
+    assert [str(w.message) for w in caught] == ["something else"]
+
+
+def test_checks_have_a_queue_of_their_own_which_a_plain_worker_also_consumes():
+    checks = django_settings.CELERY_CHECK_QUEUE
+    deliveries = celery_app.conf.task_default_queue
+    router = celery_app.amqp.router
+
+    assert checks != deliveries
+    assert {deliveries, checks} <= {q.name for q in celery_app.conf.task_queues}
+    assert router.route({}, tasks.check_sla.name)["queue"].name == checks
+    assert router.route({}, deliver_pending.name)["queue"].name == deliveries
 
 
 def test_beat_runs_the_sla_check_every_check_interval():
@@ -169,6 +203,30 @@ def test_a_check_with_nothing_due_hands_out_no_delivery(clock, make_ticket, smtp
     assert dispatch_deliveries() == 0
 
 
+@pytest.mark.skipif(not redis_reachable(), reason="Redis is not reachable on 127.0.0.1:6379")
+def test_a_check_tops_up_the_waiting_deliveries_instead_of_piling_more_on(
+    clock, make_ticket, settings
+):
+    settings.SLA_DELIVERY_BATCH_SIZE = 1
+    queue = f"sla-watchdog-test-{uuid.uuid4().hex[:12]}"
+    url = "redis://127.0.0.1:6379/13"
+    broker = redis.Redis.from_url(url)
+    for _ in range(3):
+        make_ticket(due_in=2 * HOUR)  # three batches due; no worker takes them here
+    try:
+        with celery_configured(broker_url=url, task_default_queue=queue):
+            assert dispatch_deliveries() == 3
+            assert dispatch_deliveries() == 0, "the three queued by the last check still wait"
+            for _ in range(MAX_TASKS_PER_CHECK + 2):
+                make_ticket(due_in=2 * HOUR)
+            assert dispatch_deliveries() == MAX_TASKS_PER_CHECK - 3
+            assert broker.llen(queue) == MAX_TASKS_PER_CHECK
+    finally:
+        for key in broker.scan_iter(match=f"*{queue}*"):
+            broker.delete(key)
+        broker.close()
+
+
 # --- deliver_pending: claim and send, like check_sla ------------------------------------------
 
 
@@ -178,10 +236,60 @@ def test_deliver_pending_sends_every_email_due(clock, make_ticket, smtp_settings
 
     result = deliver_pending()
 
-    assert result == {"sent": 3, "retrying": 0, "failed": 0, "skipped": 0}
+    assert result == {"sent": 3, "retrying": 0, "failed": 0, "skipped": 0, "more_due": 0}
     assert received_kinds(smtp_settings) == sorted(
         [(first.pk, "created"), (late.pk, "created"), (late.pk, "missed")]
     )
+
+
+def test_a_delivery_task_returns_at_its_time_budget_with_emails_still_due(
+    clock, make_ticket, smtp_settings, settings
+):
+    settings.SLA_DELIVERY_BATCH_SIZE = 2
+    settings.CELERY_DELIVERY_TASK_SECONDS = 0  # the first batch, then back to the queues
+    for _ in range(5):
+        make_ticket(due_in=2 * HOUR)
+
+    result = deliver_pending()
+
+    assert result == {"sent": 2, "retrying": 0, "failed": 0, "skipped": 0, "more_due": 1}
+    assert Notification.objects.filter(status=DeliveryStatus.PENDING).count() == 3
+    assert len(smtp_settings.received()) == 2
+
+
+def test_a_bounded_delivery_queues_a_successor_that_carries_on_until_nothing_is_due(
+    clock, make_ticket, smtp_settings, settings, eager, monkeypatch
+):
+    settings.SLA_DELIVERY_BATCH_SIZE = 2
+    settings.CELERY_DELIVERY_TASK_SECONDS = 0
+    for _ in range(5):
+        make_ticket(due_in=2 * HOUR)
+    runs: list[dict[str, int]] = []
+    original = deliver_pending.run
+
+    def counted() -> dict[str, int]:
+        runs.append(original())
+        return runs[-1]
+
+    monkeypatch.setattr(deliver_pending, "run", counted)
+
+    deliver_pending.delay()  # eager: the task and each successor it queues run at once
+
+    runs.reverse()  # eagerly, each successor finishes inside the task that queued it
+    assert [r["sent"] for r in runs] == [2, 2, 1]
+    assert [r["more_due"] for r in runs] == [1, 1, 0], "the last batch was not full: no more"
+    assert Counter(smtp_settings.message_ids()).most_common(1)[0][1] == 1
+    assert len(smtp_settings.received()) == 5
+    assert not Notification.objects.filter(status=DeliveryStatus.PENDING).exists()
+
+
+def test_without_a_budget_deliver_due_sends_the_whole_backlog(clock, make_ticket, smtp_settings):
+    for _ in range(5):
+        make_ticket(due_in=2 * HOUR)
+
+    report = deliver_due(batch_size=2)
+
+    assert (report.sent, report.more_due) == (5, False)
 
 
 def test_a_redelivered_message_sends_nothing_twice(clock, make_ticket, smtp_settings):

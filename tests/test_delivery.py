@@ -11,7 +11,9 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings as django_settings
+from django.db import connection
 from django.db.models import Max
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from notifications.delivery import claim, deliver_due, retry_delay, send_batch
@@ -468,6 +470,31 @@ def test_warning_sent_at_is_set_only_once_the_warning_is_delivered(
     deliver_due()
     assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == T0 + HOUR + 2 * MINUTE
     assert smtp_settings.kinds() == ["created", "warning"]
+
+
+def test_a_batch_of_warnings_stamps_their_tickets_in_one_statement(
+    clock, make_ticket, smtp_settings
+):
+    tickets = [make_ticket(due_in=2 * HOUR) for _ in range(3)]
+    moved = make_ticket(due_in=2 * HOUR)
+    deliver_due()  # the creation emails
+    clock.move_to(T0 + HOUR)
+    run_transitions()
+    claimed = claim(now=T0 + HOUR, limit=10)
+    # Its deadline moves after the claim: the warning goes out, but it was about the old one.
+    Ticket.objects.filter(pk=moved.pk).update(deadline=T0 + 3 * HOUR)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = send_batch(claimed)
+
+    assert report.sent == 4
+    stamps = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "tickets_ticket"')]
+    assert len(stamps) == 1
+    for ticket in tickets:
+        sent_at = row(ticket, "warning").sent_at
+        assert sent_at is not None
+        assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == sent_at
+    assert Ticket.objects.get(pk=moved.pk).warning_sent_at is None
 
 
 def test_creating_a_ticket_through_the_api_never_waits_for_smtp(clock, api, hanging_smtp_server):

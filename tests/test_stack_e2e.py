@@ -26,6 +26,7 @@ import uuid
 from collections import Counter
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import kombu
@@ -49,6 +50,8 @@ READY_WITHIN_SECONDS = 30.0
 RABBITMQ_HOST = "127.0.0.1"
 RABBITMQ_PORT = 5672
 DELIVERED_WITHIN_SECONDS = 30.0
+# Creation emails queued at once for test_a_check_is_not_stuck_behind_a_delivery_backlog.
+BACKLOG = 150
 
 
 def current_database_url() -> str:
@@ -147,12 +150,19 @@ def broker_url(request):
         yield url, queue
         with kombu.Connection(url) as connection:
             channel = connection.default_channel
-            kombu.Queue(queue, kombu.Exchange(queue), channel=channel).delete()
-            kombu.Exchange(queue, channel=channel).delete()
+            for name in (queue, f"{queue}-checks"):  # deliveries, and beat's checks
+                kombu.Queue(name, kombu.Exchange(name), channel=channel).delete()
+                kombu.Exchange(name, channel=channel).delete()
 
 
 @pytest.fixture
-def stack(transactional_db, broker_url, smtp_server, tmp_path, settings):
+def stack_options() -> dict[str, Any]:
+    """How the stack's worker runs; a test parametrizes this to change it."""
+    return {"concurrency": 2, "environment": {}}
+
+
+@pytest.fixture
+def stack(transactional_db, broker_url, smtp_server, tmp_path, settings, stack_options):
     """Celery worker and beat on the test database, the broker and the SMTP server."""
     url, queue = broker_url
     # The test process follows the same rules as the workers, and nudges them too.
@@ -174,6 +184,7 @@ def stack(transactional_db, broker_url, smtp_server, tmp_path, settings):
         "EMAIL_HOST_USER": "",
         "EMAIL_HOST_PASSWORD": "",
         "LOG_LEVEL": "WARNING",
+        **stack_options["environment"],
     }
     celery = [str(BIN / "celery"), "-A", "watchdog"]
     processes = Processes(tmp_path)
@@ -185,7 +196,7 @@ def stack(transactional_db, broker_url, smtp_server, tmp_path, settings):
                     *celery,
                     "worker",
                     "--pool=prefork",
-                    "--concurrency=2",
+                    f"--concurrency={stack_options['concurrency']}",
                     "--without-mingle",
                     "--without-gossip",
                     "--without-heartbeat",
@@ -279,6 +290,67 @@ def test_workers_and_beat_deliver_every_email_exactly_once(stack, smtp_server, m
         Ticket.objects.filter(pk__in=[t.pk for t in late + soon], sla_state="breached").count()
         == 40
     )
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize(
+    "stack_options",
+    [
+        {
+            # One worker process, so a check can only run between two delivery tasks.
+            "concurrency": 1,
+            "environment": {"CELERY_DELIVERY_TASK_SECONDS": "0.2", "SLA_DELIVERY_BATCH_SIZE": "5"},
+        }
+    ],
+)
+def test_a_check_is_not_stuck_behind_a_delivery_backlog(stack, smtp_server, make_user):
+    wait_for(
+        lambda: CheckerRun.objects.exists(),
+        within=READY_WITHIN_SECONDS,
+        what="a first SLA check by the worker",
+        processes=stack,
+    )
+    # A slow relay: the backlog below takes the only worker process about 8 s to send.
+    smtp_server.delay_seconds = 0.05
+    owner = make_user()
+    far = timezone.now() + timedelta(hours=2)
+    for index in range(BACKLOG):  # each creation nudges a delivery: a queue full of them
+        services.create_ticket(owner=owner, title=f"Backlog {index}", deadline=far)
+    watched = services.create_ticket(
+        owner=owner,
+        title="Watched",
+        deadline=timezone.now() + timedelta(minutes=1, seconds=2),  # at risk in ~2 s
+    )
+    at_risk_from = watched.deadline - timedelta(minutes=1)
+    backlog_left: list[int] = []
+
+    def watched_at_risk() -> bool:
+        if Ticket.objects.get(pk=watched.pk).sla_state != "at_risk":
+            return False
+        backlog_left.append(
+            Notification.objects.filter(kind="created", status=DeliveryStatus.PENDING).count()
+        )
+        return True
+
+    wait_for(
+        watched_at_risk,
+        within=DELIVERED_WITHIN_SECONDS,
+        what="the watched ticket at risk",
+        processes=stack,
+    )
+    moved_at = timezone.now()
+
+    # The state change did not wait for the backlog: most of it was still to be sent.
+    assert backlog_left[0] > BACKLOG // 4, backlog_left
+    assert (moved_at - at_risk_from).total_seconds() < 5
+
+    def all_sent() -> bool:
+        pending = Notification.objects.filter(status=DeliveryStatus.PENDING).exists()
+        return not pending and len(smtp_server.received()) == BACKLOG + 2
+
+    wait_for(all_sent, within=DELIVERED_WITHIN_SECONDS, what="every email sent", processes=stack)
+    assert Counter(smtp_server.message_ids()).most_common(1)[0][1] == 1
 
 
 # --- The web server -----------------------------------------------------------------------

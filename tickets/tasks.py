@@ -10,9 +10,12 @@ from tickets.checker import run_state_changes
 def check_sla() -> int:
     """Beat's SLA check: the state changes here, the deliveries handed to workers.
 
-    `manage.py check_sla` runs the same two halves in one process. No retry of its own:
-    beat sends the next check within SLA_CHECK_INTERVAL, and a failed check leaves nothing
-    half done (each batch of state changes commits whole).
+    `manage.py check_sla` runs the same two halves in one process. Routed to a queue of
+    its own (CELERY_CHECK_QUEUE), which every worker also consumes, so it never waits
+    behind queued deliveries, only for a worker to finish the delivery task in hand
+    (CELERY_DELIVERY_TASK_SECONDS). No retry of its own: beat sends the next check within
+    SLA_CHECK_INTERVAL, and a failed check leaves nothing half done (each batch of state
+    changes commits whole).
     """
     changes = run_state_changes()
     dispatch_deliveries()

@@ -7,9 +7,11 @@ without it nothing here connects anywhere and the embedded default runs as befor
 
 import logging.config
 import os
+import warnings
 from typing import Any
 
 from celery import Celery, signals
+from celery.exceptions import CPendingDeprecationWarning
 from kombu import Connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchdog.settings")
@@ -19,6 +21,19 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # tickets/tasks.py and notifications/tasks.py: thin shells around tickets.checker and
 # notifications.delivery, the functions `manage.py check_sla` calls.
 app.autodiscover_tasks()
+
+
+@signals.worker_ready.connect
+def ignore_the_cancel_on_connection_loss_warning(**kwargs: Any) -> None:
+    """No warning at every lost broker connection about Celery 6.0's default.
+
+    This service sets worker_cancel_long_running_tasks_on_connection_loss to False on
+    purpose (the reason is beside it in watchdog/settings.py). Installed once the worker
+    is up: its logging setup turns every Celery deprecation warning to "always" first.
+    """
+    warnings.filterwarnings(
+        "ignore", message=r"\s*In Celery 5\.1 we introduced", category=CPendingDeprecationWarning
+    )
 
 
 def broker_connection(*, timeout: int) -> Connection:

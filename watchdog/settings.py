@@ -14,6 +14,7 @@ import dj_database_url
 import django_stubs_ext
 from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
+from kombu import Exchange, Queue
 
 from watchdog.environment import (
     env_bool,
@@ -187,6 +188,21 @@ if CELERY_BROKER_URL and not CELERY_BROKER_URL.startswith(
     )
 # Lets several deployments (or test runs) share one broker without taking each other's work.
 CELERY_TASK_DEFAULT_QUEUE = env_str("CELERY_QUEUE", "sla-watchdog")
+# beat's SLA checks have a queue of their own, which every worker also consumes (a plain
+# `celery -A watchdog worker` listens on both): a worker that finishes a delivery task
+# takes the waiting check next, instead of the deliveries queued before it, so state
+# changes keep their interval however long the delivery backlog is. `-Q <queue>-checks`
+# gives checks a worker of their own.
+CELERY_CHECK_QUEUE = f"{CELERY_TASK_DEFAULT_QUEUE}-checks"
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name), routing_key=name)
+    for name in (CELERY_TASK_DEFAULT_QUEUE, CELERY_CHECK_QUEUE)
+]
+CELERY_TASK_ROUTES = {"tickets.tasks.check_sla": {"queue": CELERY_CHECK_QUEUE}}
+# A delivery task stops starting batches after this many seconds and returns (queueing a
+# successor when emails are still due), so a worker is never held by the backlog for longer
+# than this and a batch, and a check waits for at most that.
+CELERY_DELIVERY_TASK_SECONDS = env_float("CELERY_DELIVERY_TASK_SECONDS", 1.0, minimum=0.0)
 # The outbox row is the record of a delivery, never the message: no results are kept, and
 # a task carries no data, so a lost message costs one check interval and a redelivered one
 # claims whatever is due by then.
@@ -196,9 +212,16 @@ CELERY_RESULT_BACKEND = None
 # mid-task, so a crash is retried rather than forgotten.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
-# A message that will be redelivered anyway must not also keep running on a worker that
-# lost its broker connection.
-CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+# When the broker connection drops, let running tasks finish; do not kill them (Celery's
+# default until 6.0, set here on purpose). The outbox row is the record of an email, not
+# the message: a task that finishes after the connection is gone only fails to acknowledge
+# a message whose redelivery claims nothing twice (rows in flight are leased, and marked
+# sent as the server accepts them). Killing it instead is what can duplicate: a delivery
+# cut between the SMTP server's acceptance and the row's mark sends that email again when
+# the lease ends, and the rest of its batch waits for the lease (seen in bench/README.md's
+# first 100k run). A delivery task runs for CELERY_DELIVERY_TASK_SECONDS plus a batch, so
+# letting it finish costs little; the hard time limit still bounds any task.
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = False
 # One message at a time per worker process: a long delivery holds back no queued task.
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 0) or None  # None: CPUs
