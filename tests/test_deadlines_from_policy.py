@@ -18,7 +18,7 @@ from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from tickets import services
 from tickets.engine import run_transitions
-from tickets.models import DeadlineSource, Ticket
+from tickets.models import DeadlineSource, SlaEventKind, Ticket
 from tickets.sla import Priority, SlaState
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -137,6 +137,22 @@ def test_an_explicit_deadline_wins_over_the_policy(friday, api, urgent):
     assert utc(response.json()["deadline"]) == datetime(2026, 3, 20, 10, tzinfo=UTC)
     # The policy that applies is recorded; it did not set the deadline.
     assert (response.json()["deadline_source"], response.json()["policy"]) == ("manual", urgent.pk)
+
+
+def test_the_timeline_records_a_manual_override_once_not_at_every_put(friday, alice, urgent):
+    ticket = services.create_ticket(owner=alice, title="Printer", priority=Priority.URGENT)
+    policy_deadline = ticket.deadline
+
+    for _ in range(2):  # a PUT resends the deadline it read: the first one takes it over
+        services.update_ticket(ticket=ticket, title="Printer", deadline=policy_deadline)
+    services.update_ticket(ticket=ticket, deadline=policy_deadline + timedelta(hours=1))
+
+    overrides = ticket.sla_events.filter(kind=SlaEventKind.MANUAL_DEADLINE).order_by("id")
+    assert [(e.previous_deadline, e.deadline) for e in overrides] == [
+        (None, policy_deadline),
+        (policy_deadline, policy_deadline + timedelta(hours=1)),
+    ]
+    assert fresh(ticket).deadline_source == DeadlineSource.MANUAL
 
 
 def test_without_any_policy_a_ticket_without_a_deadline_is_a_400(friday, api):

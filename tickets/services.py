@@ -93,10 +93,14 @@ def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any
         events: list[SlaEvent] = []
         fresh: set[str] = set()
         if "deadline" in changes:  # sent, even unchanged: the client owns it from now on
+            overridden = locked.deadline_source != DeadlineSource.MANUAL
             locked.deadline_source = DeadlineSource.MANUAL
             if locked.deadline != old[Metric.RESOLUTION]:
                 fresh.add(Metric.RESOLUTION)
-            events.append(_event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, locked, old))
+            if overridden or Metric.RESOLUTION in fresh:  # not for every PUT that resends it
+                events.append(
+                    _event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, locked, old)
+                )
             if was_paused:  # a manual deadline is not paused: the pause ends here
                 _resume(locked, now=now, events=events, extend=False)
         if priority_changed:
