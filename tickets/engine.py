@@ -118,10 +118,15 @@ class PolicyClock:
 class Clocks:
     """The policies one pass of the engine meets, each read from the database once."""
 
-    def __init__(self, *, default_warning: timedelta | None = None) -> None:
+    def __init__(
+        self, *, default_warning: timedelta | None = None, known: SlaPolicy | None = None
+    ) -> None:
+        """`known`: a policy the caller has already read (with its calendar), not read again."""
         self.default_warning = default_warning or warning_window()
         self._clocks: dict[int | None, PolicyClock] = {}
         self._thresholds: dict[tuple[int | None, str], Thresholds] = {}
+        if known is not None:
+            self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
 
     def for_policy(self, policy_id: int | None) -> PolicyClock:
         clock = self._clocks.get(policy_id)
@@ -269,7 +274,12 @@ def apply_change(
     Call inside the transaction that saves the ticket, with the row locked. `created`
     queues the creation email first, so it arrives before any SLA email.
     """
-    result = assess_ticket(facts_of(ticket), clocks=clocks or Clocks(), now=now, fresh=fresh)
+    if clocks is None:
+        # The policy the caller already loaded (creation, a priority change) is not read
+        # again; otherwise Clocks reads it with its calendar in one query.
+        cached = Ticket.policy.is_cached(ticket) and ticket.policy_id is not None
+        clocks = Clocks(known=ticket.policy if cached else None)
+    result = assess_ticket(facts_of(ticket), clocks=clocks, now=now, fresh=fresh)
     for field, value in result.values.items():
         setattr(ticket, field, value)
     ticket.save()

@@ -32,7 +32,7 @@ def explain_ticket(ticket: Ticket, *, now: datetime) -> dict[str, Any]:
             ticket.pauses.order_by("started_at", "id").values_list("started_at", "ended_at")
         ),
         events=list(ticket.sla_events.order_by("at", "id")),
-        clocks=Clocks(),
+        clocks=Clocks(known=policy),
         now=now,
     )
 

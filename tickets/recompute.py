@@ -82,7 +82,7 @@ class _Job:
         self.now = now
         self.reason = reason
         self.calendar = policy.calendar.to_domain()
-        self.clocks = Clocks()
+        self.clocks = Clocks(known=policy)
         self.detail = _detail(policy, reason)
 
     def run(self) -> tuple[int, int]:
