@@ -10,7 +10,7 @@ for resolution on Monday at 12:00; pending from 10:00 to 11:00 on Monday, at 13:
 
 import base64
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,6 +21,7 @@ from rest_framework.test import APIClient
 
 from policies import services as policy_services
 from policies.models import SlaPolicy
+from tests.calendars import berlin_office
 from tests.conftest import client_for
 from tickets import services
 from tickets.engine import run_transitions
@@ -60,12 +61,7 @@ def thresholds(metric: dict[str, Any]) -> list[tuple[int, datetime | None, bool]
 
 @pytest.fixture
 def urgent(db: None) -> SlaPolicy:
-    office = policy_services.create_calendar(
-        name="Berlin office",
-        time_zone="Europe/Berlin",
-        holiday_country="DE",
-        opening_hours=[(weekday, time(9), time(17)) for weekday in range(5)],
-    )
+    office = berlin_office()
     return policy_services.create_policy(
         name="Urgent",
         calendar=office,

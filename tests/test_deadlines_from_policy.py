@@ -16,6 +16,7 @@ from django.test import Client
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from tests.calendars import berlin_office
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
@@ -46,12 +47,7 @@ def utc(value: str) -> datetime:
 
 @pytest.fixture
 def office(db) -> BusinessCalendar:
-    return policy_services.create_calendar(
-        name="Berlin office",
-        time_zone="Europe/Berlin",
-        holiday_country="DE",
-        opening_hours=[(weekday, time(9), time(17)) for weekday in range(5)],
-    )
+    return berlin_office()
 
 
 @pytest.fixture

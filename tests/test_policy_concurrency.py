@@ -8,13 +8,14 @@ and a real SMTP server on loopback.
 """
 
 from collections import Counter
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
+from tests.calendars import berlin_office
 from tests.checker_processes import side_by_side
 from tickets import services
 from tickets.checker import check_sla
@@ -41,12 +42,7 @@ def test_four_checkers_announce_every_threshold_of_both_metrics_exactly_once(
     alice, smtp_settings, settings
 ):
     settings.SLA_DELIVERY_BATCH_SIZE = 7
-    office = policy_services.create_calendar(
-        name="Berlin office",
-        time_zone="Europe/Berlin",
-        holiday_country="DE",
-        opening_hours=[(weekday, time(9), time(17)) for weekday in range(5)],
-    )
+    office = berlin_office()
     urgent = policy_services.create_policy(
         name="Urgent",
         calendar=office,

@@ -15,7 +15,7 @@ An urgent ticket created Friday 2026-03-13 at 16:00:
   thresholds are 50 % of 4 h, 2 h left (Monday 10:00) and 1 h left (Monday 11:00).
 """
 
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -29,6 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from tests.calendars import berlin_office
 from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.checker import check_sla, run_state_changes
@@ -95,12 +96,7 @@ def world(clock: time_machine.Traveller, smtp_settings: SmtpServer) -> World:
 
 @pytest.fixture
 def office(db: None) -> BusinessCalendar:
-    return policy_services.create_calendar(
-        name="Berlin office",
-        time_zone="Europe/Berlin",
-        holiday_country="DE",
-        opening_hours=[(weekday, time(9), time(17)) for weekday in range(5)],
-    )
+    return berlin_office()
 
 
 @pytest.fixture

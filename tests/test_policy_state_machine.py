@@ -22,7 +22,7 @@ one first-response miss.
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from hypothesis.stateful import (
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from tests.calendars import berlin_office
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
@@ -302,12 +303,7 @@ def test_several_thresholds_and_two_metrics_are_announced_exactly_once(
     alice, smtp_server, clock, settings
 ):
     settings.SLA_DELIVERY_MAX_ATTEMPTS = 1000
-    calendar = policy_services.create_calendar(
-        name="Berlin office",
-        time_zone="Europe/Berlin",
-        holiday_country="DE",
-        opening_hours=[(weekday, time(9), time(17)) for weekday in range(5)],
-    )
+    calendar = berlin_office()
     urgent = policy_services.create_policy(
         name="Urgent",
         calendar=calendar,
