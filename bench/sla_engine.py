@@ -362,7 +362,7 @@ def explain(*, now: datetime, label: str) -> list[dict[str, Any]]:
         ),
         (
             "pending notifications: claim (deliver_due's read)",
-            "notification_claim_idx",
+            "notification_first_attempt_idx",
             lambda: claim(now=now, limit=settings.SLA_DELIVERY_BATCH_SIZE),
         ),
     ]
@@ -772,7 +772,7 @@ def main_measurements(
     result["explain"] += [
         e
         for e in explain(now=now, label=f"{ds.due_count():,} notifications pending")
-        if e["index"] == "notification_claim_idx"
+        if e["index"] == "notification_first_attempt_idx"
     ]
 
     ds.reset()

@@ -20,7 +20,7 @@ from django.core.mail import get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import Exists, F, OuterRef, Subquery
+from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from notifications import latency
@@ -30,6 +30,9 @@ from tickets.models import Ticket
 from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
+
+# The least part of every claimed batch kept for retries while new rows are waiting.
+RETRY_SHARE = 0.1
 
 
 @dataclass
@@ -97,26 +100,42 @@ def deliver_due(
 
 
 def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> list[Notification]:
-    """Take up to `limit` due rows for one lease; other senders skip them until it ends."""
+    """Take up to `limit` due rows for one lease; other senders skip them until it ends.
+
+    First attempts go before retries, oldest first within each: after an SMTP outage the
+    thousands of emails it held back would otherwise push every new warning behind them,
+    so one broken minute would make the next ten late too. The retries still get the
+    capacity the new rows leave, and at least RETRY_SHARE of every batch, so a stream of
+    new rows cannot hold them back for ever.
+    """
     lease_end = now + timedelta(seconds=settings.SLA_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
         due = Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         if ticket_ids is not None:
             due = due.filter(ticket_id__in=ticket_ids)
-        ids = list(
-            due.select_for_update(skip_locked=True)
-            .order_by("next_attempt_at", "id")
-            .values_list("id", flat=True)[:limit]
-        )
+        first = _lock_oldest(due.filter(attempts=0), limit)  # notification_first_attempt_idx
+        reserved = max(1, int(limit * RETRY_SHARE))
+        retries = _lock_oldest(
+            due.filter(attempts__gt=0), limit - min(len(first), limit - reserved)
+        )  # notification_claim_idx
+        ids = first[: limit - len(retries)] + retries
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids).update(
             attempts=F("attempts") + 1, next_attempt_at=lease_end
         )
+    rows = Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
+    by_id = {row.pk: row for row in rows.select_related("ticket__owner")}
+    return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
+
+
+def _lock_oldest(due: QuerySet[Notification], limit: int) -> list[int]:
+    if limit <= 0:
+        return []
     return list(
-        Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
-        .select_related("ticket__owner")
+        due.select_for_update(skip_locked=True)
         .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
     )
 
 

@@ -59,13 +59,22 @@ class Notification(models.Model):
             ),
         ]
         indexes = [
-            # The sender's claim: WHERE status = 'pending' AND next_attempt_at <= now
-            # ORDER BY next_attempt_at, id LIMIT n. With id in the index, that reads n
-            # entries instead of sorting every pending row.
+            # Due pending rows oldest first: WHERE status = 'pending' AND next_attempt_at
+            # <= now ORDER BY next_attempt_at, id LIMIT n, the claim's pick of retries
+            # (attempts > 0; first attempts are claimed before, so few are in the way) and
+            # the backlog's counts. With id in the index, a claim reads n entries instead
+            # of sorting every pending row.
             models.Index(
                 fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
                 name="notification_claim_idx",
+            ),
+            # The claim's first pick, rows never tried yet (delivery.claim): their own
+            # index, so a backlog of retries due earlier is not read past every batch.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status="pending", attempts=0),
+                name="notification_first_attempt_idx",
             ),
             # /healthz and /metrics: the oldest pending row, MIN(created_at) WHERE status =
             # 'pending', without reading the sent rows that make up most of the table.

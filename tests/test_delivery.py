@@ -443,6 +443,57 @@ def test_a_notification_cancelled_while_in_flight_stays_cancelled_but_records_th
     assert warning.last_error == "sent after it was cancelled"
 
 
+# --- Who goes first ------------------------------------------------------------------------
+
+
+def test_after_an_outage_new_emails_go_before_the_backlog_it_left(
+    clock, make_ticket, smtp_settings
+):
+    smtp_settings.stop()
+    backlog = [make_ticket(due_in=2 * HOUR) for _ in range(6)]
+    assert deliver_due().retrying == 6
+    smtp_settings.start()
+    clock.move_to(T0 + MINUTE)  # the backlog's retries are due again ...
+    fresh = [make_ticket(due_in=2 * HOUR) for _ in range(3)]  # ... and so are new emails
+
+    first = deliver_due(batch_size=4, max_batches=1)
+    rest = deliver_due()
+
+    assert (first.sent, rest.sent) == (4, 5)
+    order = [m.ticket_id for m in smtp_settings.received()]
+    assert order[:3] == [t.pk for t in fresh]
+    assert order[3] == backlog[0].pk, "the reserved retry: the oldest one"
+    assert sorted(order[4:]) == [t.pk for t in backlog[1:]]
+
+
+def test_retries_keep_a_share_of_every_batch_under_a_stream_of_new_emails(clock, make_ticket):
+    for _ in range(20):
+        make_ticket(due_in=2 * HOUR)
+    retries = list(Notification.objects.order_by("id")[:10])
+    Notification.objects.filter(pk__in=[n.pk for n in retries]).update(
+        attempts=1, next_attempt_at=T0 - MINUTE
+    )
+
+    claimed = claim(now=T0, limit=10)
+
+    tried_before = [n.pk for n in claimed if n.attempts == 2]
+    assert len(claimed) == 10
+    assert tried_before == [retries[0].pk], "one slot of ten, the longest waiting"
+    assert [n.attempts for n in claimed] == [1] * 9 + [2]
+
+
+def test_a_retry_takes_every_slot_new_emails_leave(clock, make_ticket):
+    for _ in range(6):
+        make_ticket(due_in=2 * HOUR)
+    Notification.objects.filter(pk__in=Notification.objects.order_by("id")[:4]).update(
+        attempts=3, next_attempt_at=T0 - HOUR
+    )
+
+    claimed = claim(now=T0, limit=10)
+
+    assert sorted(n.attempts for n in claimed) == [1, 1, 4, 4, 4, 4]
+
+
 # --- Telling the truth about what was sent ------------------------------------------------
 
 
