@@ -45,6 +45,8 @@ class DeliveryReport:
     # deliver_due stopped at its time budget or batch limit with a full last batch: more
     # emails may well be due.
     more_due: bool = False
+    # The mail server could not be reached: the rest waits for the next call.
+    unreachable: bool = False
 
     def add(self, other: "DeliveryReport") -> None:
         self.sent += other.sent
@@ -52,12 +54,15 @@ class DeliveryReport:
         self.failed += other.failed
         self.skipped += other.skipped
         self.errors.extend(other.errors)
+        self.unreachable = self.unreachable or other.unreachable
 
 
 class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool) -> None:
+    def __init__(self, message: str, *, permanent: bool, unreachable: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        # No mail server answered: nothing is wrong with the email itself.
+        self.unreachable = unreachable
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -79,7 +84,9 @@ def deliver_due(
     With `time_budget` (seconds), no batch starts once that much time has passed: a caller
     that must return to other work (a Celery worker, so that the SLA check is not stuck
     behind a backlog) sends at most the budget plus one batch. Whenever it stops after a
-    full batch, `more_due` says so, and the caller decides who sends the rest.
+    full batch, `more_due` says so, and the caller decides who sends the rest. When the
+    mail server cannot be reached it stops after that one batch (`unreachable`): trying
+    the next batches would only wait for the same timeout again and again.
     """
     report = DeliveryReport()
     batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
@@ -92,7 +99,7 @@ def deliver_due(
         if not claimed:
             break
         report.add(send_batch(claimed))
-        if len(claimed) < batch_size:
+        if len(claimed) < batch_size or report.unreachable:
             break
     else:
         report.more_due = True
@@ -207,7 +214,8 @@ def _send_all(
 
 
 def _fail_unreachable(unsent: list[Notification], error: Exception, report: DeliveryReport) -> None:
-    failure = DeliveryError(f"cannot connect: {error}", permanent=False)
+    failure = DeliveryError(f"cannot connect: {error}", permanent=False, unreachable=True)
+    report.unreachable = True
     for notification in unsent:
         # Nobody to send to is not a failure, whether or not the server is up.
         if notification.ticket.owner.email:
@@ -339,7 +347,9 @@ def _record_failure(
     notification: Notification, error: DeliveryError, report: DeliveryReport
 ) -> None:
     attempts = notification.attempts  # already counts this attempt (see claim)
-    give_up = error.permanent or attempts >= settings.SLA_DELIVERY_MAX_ATTEMPTS
+    give_up = not error.unreachable and (
+        error.permanent or attempts >= settings.SLA_DELIVERY_MAX_ATTEMPTS
+    )
     log.warning(
         "notification %s for ticket %s: attempt %s failed: %s",
         notification.pk,
@@ -353,7 +363,18 @@ def _record_failure(
     ours = Notification.objects.filter(
         pk=notification.pk, status=DeliveryStatus.PENDING, attempts=attempts
     )
-    if give_up:
+    if error.unreachable:
+        # No server answered: nothing was learnt about this email, so the try does not
+        # count against SLA_DELIVERY_MAX_ATTEMPTS (it stays at least 1, a retry for
+        # claim), and it is tried again after the base delay, not a growing one: however
+        # long the outage, the email follows within that delay of the server's return.
+        ours.update(
+            attempts=max(1, attempts - 1),
+            next_attempt_at=timezone.now() + retry_delay(1),
+            last_error=str(error)[:2000],
+        )
+        report.retrying += 1
+    elif give_up:
         ours.update(
             status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=str(error)[:2000]
         )

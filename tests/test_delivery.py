@@ -15,6 +15,7 @@ from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone as dj_timezone
 
 from notifications.delivery import claim, deliver_due, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
@@ -322,6 +323,43 @@ def test_a_hanging_mail_server_times_out_and_nothing_is_lost(
 
     assert recovered.sent == 2
     assert smtp_settings.kinds() == ["created", "warning"]
+
+
+def test_an_unreachable_server_is_tried_once_per_run_not_once_per_batch(
+    clock, make_ticket, smtp_settings, hanging_smtp_server
+):
+    for _ in range(5):
+        make_ticket(due_in=2 * HOUR)
+
+    with smtp_settings_for(hanging_smtp_server.port, timeout=0.5):
+        report = deliver_due(batch_size=2)
+
+    assert hanging_smtp_server.connections == 1, "not one timeout per batch of the backlog"
+    assert (report.unreachable, report.retrying, report.more_due) == (True, 2, False)
+    untried = Notification.objects.filter(attempts=0, next_attempt_at=T0)
+    assert untried.count() == 3, "left due for the next run"
+
+
+def test_an_outage_however_long_never_uses_up_an_emails_attempts(
+    clock, make_ticket, smtp_settings, settings
+):
+    settings.SLA_DELIVERY_MAX_ATTEMPTS = 3
+    settings.SLA_RETRY_BASE_SECONDS = 15
+    ticket = make_ticket(due_in=2 * HOUR)
+    smtp_settings.stop()
+
+    waits = []
+    for _ in range(6):
+        assert deliver_due().retrying == 1
+        notification = row(ticket, "created")
+        waits.append((notification.next_attempt_at - dj_timezone.now()).total_seconds())
+        clock.move_to(notification.next_attempt_at)
+
+    assert waits == [15.0] * 6, "the base delay every time, not a growing backoff"
+    assert (notification.status, notification.attempts) == (DeliveryStatus.PENDING, 1)
+    smtp_settings.start()
+    assert deliver_due().sent == 1
+    assert row(ticket, "created").status == DeliveryStatus.SENT
 
 
 def test_exhausted_attempts_fail_visibly_and_the_admin_retry_requeues_them(
