@@ -24,8 +24,10 @@ run: install  ## Migrate, then serve the API and run the SLA checker loop beside
 	$(BIN)/python manage.py migrate --noinput --skip-checks
 	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/serve-dev
 
+# HOST and PORT are not passed on here: gunicorn.conf.py reads them, from .env too, and a
+# value set here would win over .env's.
 stack: install  ## gunicorn + Celery worker + beat on DATABASE_URL (PostgreSQL) and REDIS_URL
-	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/stack
+	PYTHON=$(BIN)/python scripts/stack
 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)
 	$(BIN)/pytest $(PYTEST_ARGS)
