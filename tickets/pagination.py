@@ -13,6 +13,11 @@ alone does not); the OR only discards the ties on the first column. Rows inserte
 deleted elsewhere in the list move no boundary, so following `next` never repeats or
 skips a ticket, which OFFSET does whenever an earlier row appears or disappears.
 
+A leading key with few values (the priority's rank: four) bounds nothing useful, so a
+cursor page ordered by it is read in two parts, each a range of the ordering's index:
+the rest of the cursor's rank from its (deadline, id) on, then the ranks beyond it
+(`_after_parts`). The second query runs only when the first does not fill the page.
+
 A nullable key (`next_breach_at`) counts NULL as later than every value, as
 tickets.filters orders it: last going up, first going down. Its cursor may hold null, and
 "after" it includes (or, going down, excludes) the NULL rows. Those ORs cost the index its
@@ -33,7 +38,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
+from django.db.models import F, Field, GeneratedField, Model, OrderBy, Q, QuerySet
 from django.db.models.lookups import IsNull
 from django.db.models.sql.where import AND, WhereNode
 from rest_framework.exceptions import ValidationError
@@ -48,6 +53,9 @@ from tickets.filters import ordering_term
 # (field name, descending)
 Ordering = list[tuple[str, bool]]
 
+# Ordering keys with so few distinct values that cursor pages are read in two parts
+# (see _after_parts): the priority's rank has four.
+SPLIT_KEYS = frozenset({"priority_rank"})
 _INT_RANGE = (-(2**63), 2**63 - 1)  # bigint: anything wider is a database error, not a 400
 _INVALID = "Invalid cursor."
 # Ours are under 200 characters; a long one is nothing we made (and "[[[[..." would
@@ -88,8 +96,11 @@ class TicketPagination(PageNumberPagination):
             queryset = queryset.order_by(
                 *(ordering_term(name, descending=not desc) for name, desc in self.ordering)
             )
-        after = _after(self.ordering, keys, backwards=backwards, nullable=self.nullable)
-        rows = list(queryset.filter(after)[: size + 1])
+        rows: list[Any] = []
+        for part in _after_parts(self.ordering, keys, backwards=backwards, nullable=self.nullable):
+            rows += queryset.filter(part)[: size + 1 - len(rows)]
+            if len(rows) > size:
+                break
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -242,10 +253,14 @@ def _nulls_excluded(where: WhereNode) -> set[str]:
 def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:
     try:
         field: Field[Any, Any] = queryset.model._meta.get_field(name)
-        return field
     except FieldDoesNotExist:
         output: Field[Any, Any] = queryset.query.annotations[name].output_field
         return output
+    # A stored generated column (priority_rank) types its values by its output field.
+    if isinstance(field, GeneratedField) and field.output_field is not None:
+        generated: Field[Any, Any] = field.output_field
+        return generated
+    return field
 
 
 def _typed(field: Field[Any, Any], value: Any) -> Any:
@@ -264,6 +279,26 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
     if not isinstance(typed, datetime | int | str):
         raise ValidationError({"cursor": [_INVALID]})
     return typed
+
+
+def _after_parts(
+    ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]
+) -> list[Q]:
+    """Rows after `keys`, as disjoint parts to read in turn until the page is full.
+
+    One part, as a rule. A leading key with a handful of values (SPLIT_KEYS) gives the
+    planner no useful bound: "rank <= 3 AND (rank < 3 OR (rank = 3 AND deadline > d) ...)"
+    is a range over the whole rank, so a cursor deep in the urgent tickets would read all
+    the urgent ones before it. Split there instead: the rest of the cursor's rank, a range
+    that starts at (rank, deadline); then the ranks beyond it, a range that starts where
+    they do. Both are ranges of the ordering's index, in its order.
+    """
+    (first, desc), key = ordering[0], keys[0]
+    if first not in SPLIT_KEYS or len(ordering) == 1 or nullable[0]:
+        return [_after(ordering, keys, backwards=backwards, nullable=nullable)]
+    rest = _after(ordering[1:], keys[1:], backwards=backwards, nullable=nullable[1:])
+    beyond = _beyond(first, key, up=desc == backwards, nullable=False)
+    return [Q(**{first: key}) & rest, beyond]
 
 
 def _after(ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]) -> Q:

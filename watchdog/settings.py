@@ -129,6 +129,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: concurrency tests open several connections.
     _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{Path(str(_database['NAME'])).stem}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
+elif env_str("DATABASE_TEST_NAME", ""):
+    # The test suite's database, instead of Django's "test_<name>": on a server shared
+    # with others, a name inside one's own namespace.
+    _database["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "")}
 DATABASES = {"default": _database}
 
 # --- Cache (rate-limit counters) ----------------------------------------------------------
