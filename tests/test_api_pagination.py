@@ -136,6 +136,82 @@ def test_a_cursor_page_answers_with_one_query_for_the_rows_and_none_for_a_count(
     assert "OFFSET" not in ticket_queries[0].upper()
 
 
+# --- The count ------------------------------------------------------------------------------
+
+
+def counted(response: Any) -> tuple[int | None, bool | None]:
+    return response.json()["count"], response.json()["count_exact"]
+
+
+def test_the_count_stops_at_the_limit_and_says_there_are_more(api, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    assert counted(api.get(LIST, {"page_size": 10})) == (100, False)
+    assert counted(api.get(LIST, {"page_size": 10, "priority": "low"})) == (75, True)
+    # Exactly the limit is exact: the count read one row more to tell.
+    assert counted(api.get(LIST, {"page_size": 10, "status": "pending"})) == (100, True)
+
+
+def test_below_the_limit_the_count_is_exact(api, many, settings):
+    settings.API_COUNT_LIMIT = 299
+    assert counted(api.get(LIST)) == (299, False)
+
+    settings.API_COUNT_LIMIT = 300
+    assert counted(api.get(LIST)) == (300, True)
+
+
+def test_a_limit_of_zero_counts_exactly(api, many, settings):
+    settings.API_COUNT_LIMIT = 0
+
+    assert counted(api.get(LIST, {"page_size": 10})) == (300, True)
+
+
+def test_a_numbered_page_past_the_limit_counts_to_its_own_end(api, alice, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    third = api.get(LIST, {"page_size": 50, "page": 3})
+    sixth = api.get(LIST, {"page_size": 50, "page": 6})
+
+    assert counted(third) == (150, False)
+    assert third.json()["next"] is not None
+    assert ids(third) == expected(alice, None)[100:150]
+    assert counted(sixth) == (300, True)
+    assert sixth.json()["next"] is None
+    assert api.get(LIST, {"page_size": 50, "page": 7}).status_code == 404
+
+
+def test_the_last_page_by_name_counts_exactly(api, alice, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    last = api.get(LIST, {"page_size": 50, "page": "last"})
+
+    assert counted(last) == (300, True)
+    assert ids(last) == expected(alice, None)[250:]
+
+
+def test_a_cursor_page_has_neither_count_nor_exactness(api, many):
+    first = api.get(LIST, {"page_size": 10})
+
+    assert counted(api.get(first.json()["next"])) == (None, None)
+
+
+def test_the_count_reads_at_most_one_row_past_the_limit(api, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    with CaptureQueriesContext(connection) as queries:
+        api.get(LIST, {"page_size": 10})
+
+    (sql,) = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert "LIMIT 101" in sql
+    assert "ORDER BY" not in sql.upper()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            nodes = list(plan_nodes(cursor.fetchone()[0][0]["Plan"]))
+        scans = [n for n in nodes if n.get("Relation Name") == "tickets_ticket"]
+        assert [n["Actual Rows"] for n in scans] == [101]
+
+
 # --- Page numbers, as before ----------------------------------------------------------------
 
 
@@ -277,6 +353,8 @@ def test_the_schema_describes_the_cursor_and_a_nullable_count(db):
     assert "cursor" in {p["name"] for p in operation["parameters"]}
     assert page["count"]["nullable"] is True
     assert "cursor" in page["count"]["description"]
+    assert "API_COUNT_LIMIT" in page["count"]["description"]
+    assert page["count_exact"]["type"] == "boolean"
 
 
 # --- Query plan (PostgreSQL) ----------------------------------------------------------------

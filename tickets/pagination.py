@@ -1,8 +1,10 @@
 """Ticket list pages: by page number (with a total) or by an opaque keyset cursor.
 
 `?page=N` is DRF's page-number pagination: an OFFSET, so page N reads and throws away
-(N-1) x page_size rows, plus a COUNT(*) over every matching ticket. Fine near the front,
-ruinous at page 10,000 of a million tickets.
+(N-1) x page_size rows. Fine near the front, ruinous at page 10,000 of a million tickets.
+Its `count` stops at API_COUNT_LIMIT + 1 rows (or one past the page's end, if deeper) and
+`count_exact` says whether it is the total: an exact COUNT(*) reads every matching ticket,
+and was most of what a first page cost at a million.
 
 Every page's `next` (and a cursor page's `previous`) instead carries `?cursor=`: the
 ordering key of the last (first) row shown. The next page is then "rows after that key",
@@ -33,11 +35,13 @@ import binascii
 import json
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.paginator import Paginator
 from django.db.models import F, Field, GeneratedField, Model, OrderBy, Q, QuerySet
 from django.db.models.lookups import IsNull
 from django.db.models.sql.where import AND, WhereNode
@@ -63,7 +67,43 @@ _INVALID = "Invalid cursor."
 _MAX_CURSOR_LENGTH = 1000
 
 
+class CappedCountPaginator(Paginator[Any]):
+    """Django's paginator, counting at most `limit` + 1 rows when `limit` is set.
+
+    The +1 row tells "exactly `limit`" from "more": then `count` is `limit` + 1, which is
+    enough for the page number checks and `has_next`, and `exact` is False.
+    """
+
+    limit: int | None = None
+
+    @cached_property
+    def count(self) -> int:
+        if self.limit is None:
+            return super().count
+        # No ORDER BY: any limit + 1 rows will do, so the planner may read the smallest
+        # index (an index-only scan of the owner's entries, stopped after limit + 1).
+        queryset = cast(QuerySet[Any], self.object_list)
+        return queryset.order_by()[: self.limit + 1].count()
+
+    @property
+    def exact(self) -> bool:
+        return self.limit is None or self.count <= self.limit
+
+
+def count_limit(page: str, page_size: int) -> int | None:
+    """How far a numbered page counts: API_COUNT_LIMIT, or to the end of a deeper page
+    (whose OFFSET reads that far anyway). None: exactly."""
+    if settings.API_COUNT_LIMIT == 0:
+        return None
+    try:
+        number = int(page)
+    except ValueError:
+        number = 1  # page() answers 404 for it
+    return min(max(settings.API_COUNT_LIMIT, number * page_size), _INT_RANGE[1] - 1)
+
+
 class TicketPagination(PageNumberPagination):
+    django_paginator_class = CappedCountPaginator
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
@@ -112,6 +152,12 @@ class TicketPagination(PageNumberPagination):
         self.has_previous = bool(rows) if not backwards else more
         return rows
 
+    def get_page_number(self, request: Request, paginator: Paginator[Any]) -> Any:
+        raw = request.query_params.get(self.page_query_param) or "1"
+        if isinstance(paginator, CappedCountPaginator) and raw not in self.last_page_strings:
+            paginator.limit = count_limit(raw, paginator.per_page)
+        return super().get_page_number(request, paginator)
+
     # --- links --------------------------------------------------------------------------
 
     def get_next_link(self) -> str | None:
@@ -131,11 +177,16 @@ class TicketPagination(PageNumberPagination):
         return replace_query_param(url, self.cursor_query_param, self._encode(row, backwards))
 
     def get_paginated_response(self, data: Any) -> Response:
-        count = None if self.cursor_page or self.page is None else self.page.paginator.count
+        count, exact = None, None
+        if not self.cursor_page and self.page is not None:
+            paginator = self.page.paginator
+            exact = not isinstance(paginator, CappedCountPaginator) or paginator.exact
+            count = paginator.count if exact else cast(CappedCountPaginator, paginator).limit
         return Response(
             OrderedDict(
                 [
                     ("count", count),
+                    ("count_exact", exact),
                     ("next", self.get_next_link()),
                     ("previous", self.get_previous_link()),
                     ("results", data),
@@ -191,10 +242,22 @@ class TicketPagination(PageNumberPagination):
             "nullable": True,
             "example": 123,
             "description": (
-                "Total matching tickets on page-numbered pages (the first page included); "
-                "null on pages reached by `cursor`, which skip that count."
+                "Matching tickets, on page-numbered pages (the first page included), counted "
+                "up to API_COUNT_LIMIT (10,000 by default) or to the end of the page asked "
+                "for if deeper: when `count_exact` is false there are more than `count`. "
+                "Null on pages reached by `cursor`, which skip the count."
             ),
         }
+        described["properties"]["count_exact"] = {
+            "type": "boolean",
+            "nullable": True,
+            "example": True,
+            "description": (
+                "True when `count` is the number of matching tickets; false when there are "
+                "more (the count stopped at its limit); null on `cursor` pages."
+            ),
+        }
+        described["required"] = [*described.get("required", []), "count_exact"]
         described["properties"]["next"]["description"] = (
             "The following page, by `cursor`: cheap at any depth."
         )

@@ -267,6 +267,9 @@ CELERY_TIMEZONE = "UTC"
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
+# Numbered pages count the matching tickets up to this many (or to the end of the page
+# asked for, if deeper), then say "at least": an exact COUNT(*) reads every match. 0: exact.
+API_COUNT_LIMIT = env_int("API_COUNT_LIMIT", 10_000, minimum=0)
 
 # django-ratelimit rates ("count/period"), keyed per user for tickets and per client IP
 # and per username for the token endpoints.
