@@ -137,6 +137,13 @@ class Ticket(models.Model):
             ),
             models.Index(fields=["priority_rank", "deadline", "id"], name="ticket_prio_idx"),
             models.Index(fields=["-priority_rank", "deadline", "id"], name="ticket_prio_desc_idx"),
+            # /metrics: open and pending tickets counted by state, an index-only scan that
+            # never touches the resolved and closed ones (most of the table, over time).
+            models.Index(
+                fields=["sla_state", "first_response_state"],
+                condition=Q(status__in=[Status.OPEN, Status.PENDING]),
+                name="ticket_open_states_idx",
+            ),
             # A policy's tickets: SET_NULL when it is deleted. Partial: tickets without a
             # policy (every ticket when no policy is configured) cost it nothing.
             models.Index(
