@@ -124,19 +124,14 @@ class Ticket(models.Model):
             models.Index(fields=["owner", "created_at", "id"], name="ticket_owner_created_idx"),
             # Staff list and deadline-range filters across owners.
             models.Index(fields=["deadline", "id"], name="ticket_deadline_idx"),
-            # ?ordering=priority and -priority: the rank, then deadline and id, both ways
-            # (the deadline runs up in both, so one btree cannot serve the two orders, even
-            # backwards). One owner's tickets, and every ticket for staff. Cursor pages
-            # ("previous" links included) are ranges of the same indexes.
+            # ?ordering=priority and -priority: one owner's tickets, and every ticket for
+            # staff. Pages are read one rank at a time (tickets.pagination._parts), each a
+            # range of (deadline, id) within the rank, so one index serves both directions
+            # (-priority is urgency down but deadline up, which no btree range is).
             models.Index(
                 fields=["owner", "priority_rank", "deadline", "id"], name="ticket_owner_prio_idx"
             ),
-            models.Index(
-                fields=["owner", "-priority_rank", "deadline", "id"],
-                name="ticket_owner_prio_desc_idx",
-            ),
             models.Index(fields=["priority_rank", "deadline", "id"], name="ticket_prio_idx"),
-            models.Index(fields=["-priority_rank", "deadline", "id"], name="ticket_prio_desc_idx"),
             # /metrics: open and pending tickets counted by state, an index-only scan that
             # never touches the resolved and closed ones (most of the table, over time).
             models.Index(

@@ -15,10 +15,14 @@ alone does not); the OR only discards the ties on the first column. Rows inserte
 deleted elsewhere in the list move no boundary, so following `next` never repeats or
 skips a ticket, which OFFSET does whenever an earlier row appears or disappears.
 
-A leading key with few values (the priority's rank: four) bounds nothing useful, so a
-cursor page ordered by it is read in two parts, each a range of the ordering's index:
-the rest of the cursor's rank from its (deadline, id) on, then the ranks beyond it
-(`_after_parts`). The second query runs only when the first does not fill the page.
+A leading key with few values (the priority's rank: four) is read one value at a time
+(`_parts`): the rest of the cursor's rank from its (deadline, id) on, then each following
+rank from its start, until the page is full; the first page likewise, from the first
+rank. Each part is a range of one index, (owner, rank, deadline, id), read forwards or
+backwards, whichever way the list runs: so one index serves `priority` and `-priority`
+(urgency down, deadline up), which no single btree range can, and a cursor deep in one
+rank starts at its position instead of reading the rank from its start. A page costs one
+query, or one more per rank it reaches into.
 
 A nullable key (`next_breach_at`) counts NULL as later than every value, as
 tickets.filters orders it: last going up, first going down. Its cursor may hold null, and
@@ -53,13 +57,14 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from tickets.filters import ordering_term
+from tickets.sla import PRIORITY_RANK
 
 # (field name, descending)
 Ordering = list[tuple[str, bool]]
 
-# Ordering keys with so few distinct values that cursor pages are read in two parts
-# (see _after_parts): the priority's rank has four.
-SPLIT_KEYS = frozenset({"priority_rank"})
+# Ordering keys with a handful of values, each listed: pages are read value by value
+# (see _parts).
+SPLIT_KEYS: dict[str, tuple[int, ...]] = {"priority_rank": tuple(sorted(PRIORITY_RANK.values()))}
 _INT_RANGE = (-(2**63), 2**63 - 1)  # bigint: anything wider is a database error, not a 400
 _INVALID = "Invalid cursor."
 # Ours are under 200 characters; a long one is nothing we made (and "[[[[..." would
@@ -122,12 +127,26 @@ class TicketPagination(PageNumberPagination):
         ]
         self.cursor_page = False
         raw = request.query_params.get(self.cursor_query_param)
+        first_page = request.query_params.get(self.page_query_param, "1") == "1"
+        if raw is None and first_page and self.ordering[0][0] in SPLIT_KEYS:
+            return self._first_page_by_parts(queryset)
         if raw is None:
             rows = super().paginate_queryset(queryset, request, view)
             self.rows = list(rows or [])
             self.has_next = self.page is not None and self.page.has_next()
             return self.rows
         return self._paginate_by_cursor(queryset, raw)
+
+    def _first_page_by_parts(self, queryset: QuerySet[Any]) -> list[Any]:
+        """Page 1, with its count, but its rows read as _parts says."""
+        size = self.get_page_size(self.the_request) or self.page_size
+        paginator = CappedCountPaginator(queryset, size)
+        paginator.limit = count_limit("1", size)
+        self.page = paginator.page(1)  # counts; the rows below replace its OFFSET query
+        rows = _read(queryset, _parts(self.ordering, None, backwards=False, nullable=[]), size)
+        self.has_next = len(rows) > size
+        self.rows = rows[:size]
+        return self.rows
 
     def _paginate_by_cursor(self, queryset: QuerySet[Any], raw: str) -> list[Any]:
         size = self.get_page_size(self.the_request) or self.page_size
@@ -136,11 +155,8 @@ class TicketPagination(PageNumberPagination):
             queryset = queryset.order_by(
                 *(ordering_term(name, descending=not desc) for name, desc in self.ordering)
             )
-        rows: list[Any] = []
-        for part in _after_parts(self.ordering, keys, backwards=backwards, nullable=self.nullable):
-            rows += queryset.filter(part)[: size + 1 - len(rows)]
-            if len(rows) > size:
-                break
+        parts = _parts(self.ordering, keys, backwards=backwards, nullable=self.nullable)
+        rows = _read(queryset, parts, size)
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -344,24 +360,41 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
     return typed
 
 
-def _after_parts(
-    ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]
-) -> list[Q]:
-    """Rows after `keys`, as disjoint parts to read in turn until the page is full.
+def _read(queryset: QuerySet[Any], parts: list[Q], size: int) -> list[Any]:
+    """Up to size + 1 rows (one more tells whether there is a next page), part by part."""
+    rows: list[Any] = []
+    for part in parts:
+        rows += queryset.filter(part)[: size + 1 - len(rows)]
+        if len(rows) > size:
+            break
+    return rows
 
-    One part, as a rule. A leading key with a handful of values (SPLIT_KEYS) gives the
-    planner no useful bound: "rank <= 3 AND (rank < 3 OR (rank = 3 AND deadline > d) ...)"
-    is a range over the whole rank, so a cursor deep in the urgent tickets would read all
-    the urgent ones before it. Split there instead: the rest of the cursor's rank, a range
-    that starts at (rank, deadline); then the ranks beyond it, a range that starts where
-    they do. Both are ranges of the ordering's index, in its order.
+
+def _parts(
+    ordering: Ordering, keys: list[Any] | None, *, backwards: bool, nullable: list[bool]
+) -> list[Q]:
+    """The rows after `keys` (every row when None), as disjoint parts in list order.
+
+    One part, as a rule. For a leading key of SPLIT_KEYS, one part per value: the rest of
+    the cursor's value, after its position in the following keys, then each value beyond
+    it, whole. With that key fixed, each part is in the order of the following keys alone,
+    which one index serves in either direction.
     """
-    (first, desc), key = ordering[0], keys[0]
-    if first not in SPLIT_KEYS or len(ordering) == 1 or nullable[0]:
-        return [_after(ordering, keys, backwards=backwards, nullable=nullable)]
-    rest = _after(ordering[1:], keys[1:], backwards=backwards, nullable=nullable[1:])
-    beyond = _beyond(first, key, up=desc == backwards, nullable=False)
-    return [Q(**{first: key}) & rest, beyond]
+    first, desc = ordering[0]
+    values = SPLIT_KEYS.get(first)
+    if values is None or len(ordering) == 1:
+        return [
+            Q() if keys is None else _after(ordering, keys, backwards=backwards, nullable=nullable)
+        ]
+    up = desc == backwards  # the list runs up the values
+    beyond = sorted(values, reverse=not up)
+    parts = []
+    if keys is not None:
+        key = keys[0]
+        rest = _after(ordering[1:], keys[1:], backwards=backwards, nullable=nullable[1:])
+        parts.append(Q(**{first: key}) & rest)
+        beyond = [v for v in beyond if (v > key if up else v < key)]
+    return parts + [Q(**{first: v}) for v in beyond]
 
 
 def _after(ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]) -> Q:

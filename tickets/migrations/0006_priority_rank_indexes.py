@@ -24,14 +24,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='ticket',
-            index=models.Index(fields=['owner', '-priority_rank', 'deadline', 'id'], name='ticket_owner_prio_desc_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
             index=models.Index(fields=['priority_rank', 'deadline', 'id'], name='ticket_prio_idx'),
-        ),
-        migrations.AddIndex(
-            model_name='ticket',
-            index=models.Index(fields=['-priority_rank', 'deadline', 'id'], name='ticket_prio_desc_idx'),
         ),
     ]
