@@ -231,12 +231,18 @@ class Server:
 
 
 def request(
-    port: int, method: str, path: str, *, token: str | None = None, body: Any = None
+    port: int,
+    method: str,
+    path: str,
+    *,
+    token: str | None = None,
+    body: Any = None,
+    scheme: str = "Token",
 ) -> tuple[int, bytes, float]:
     """One request on a fresh connection (sync workers close it anyway); (status, body, s)."""
     headers = {"Host": HOST, "Accept": "application/json"}
     if token:
-        headers["Authorization"] = f"Token {token}"
+        headers["Authorization"] = f"{scheme} {token}"
     data = None
     if body is not None:
         data = json.dumps(body).encode()
@@ -356,6 +362,38 @@ def explain_list(token: str, paths: dict[str, str]) -> dict[str, list[dict[str, 
                 text = "\n".join(row[0] for row in cursor.fetchall())
             plans[label].append({"sql": sql, "plan": text})
     return plans
+
+
+def explain_metrics(*, repeat: int = 5) -> dict[str, Any]:
+    """/metrics in-process: its wall time (median of `repeat`), then each ticket and
+    notification query it sends, EXPLAIN (ANALYZE, BUFFERS)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from watchdog.metrics import render
+
+    times = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        render()
+        times.append(time.perf_counter() - started)
+    with CaptureQueriesContext(connection) as queries:
+        render()
+    plans = []
+    for query in queries:
+        sql = query["sql"]
+        if "tickets_ticket" not in sql and "notifications_notification" not in sql:
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql)
+            text = "\n".join(row[0] for row in cursor.fetchall())
+        plans.append({"sql": sql, "plan": text})
+    return {
+        "render_ms_median": statistics.median(times) * 1000,
+        "render_ms_all": [t * 1000 for t in times],
+        "queries": len(queries),
+        "plans": plans,
+    }
 
 
 # --- rate limits ----------------------------------------------------------------------------
@@ -491,7 +529,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "req/s is what this one machine does, not the server's ceiling."
         ),
     }
-    limits = {"RATELIMIT_TICKETS_LIST": UNLIMITED, "RATELIMIT_TICKETS_CREATE": UNLIMITED}
+    metrics_token = secrets.token_urlsafe(32)
+    limits = {
+        "RATELIMIT_TICKETS_LIST": UNLIMITED,
+        "RATELIMIT_TICKETS_CREATE": UNLIMITED,
+        "METRICS_TOKEN": metrics_token,
+    }
     say(f"gunicorn, {args.workers} workers, rate limits raised; log: {log}")
     with gunicorn(workers=args.workers, extra_env=limits, log=log) as server:
         size = args.page_size
@@ -508,10 +551,17 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         same = [r["id"] for r in a["results"]] == [r["id"] for r in b["results"]]
         result["deep_pages_identical"] = same
         result["deep_cursor_path"] = by_cursor
-        # The same depth in a list ordered by priority (no index serves that ordering).
+        # The same depth in lists ordered by priority, both ways: the cursor in the `next`
+        # of page deep - 1 (reached once by number, whatever that costs).
         by_priority = f"/api/tickets/?page_size={size}&ordering=-priority"
-        status, body, _ = request(server.port, "GET", f"{by_priority}&page={deep - 1}", token=token)
-        by_priority_cursor = path_of(json.loads(body)["next"])
+        by_priority_up = f"/api/tickets/?page_size={size}&ordering=priority"
+        priority_cursors = {}
+        for path in (by_priority, by_priority_up):
+            status, body, _ = request(server.port, "GET", f"{path}&page={deep - 1}", token=token)
+            if status != 200:
+                raise SystemExit(f"{path}&page={deep - 1} answered {status}: {body[:200]!r}")
+            priority_cursors[path] = path_of(json.loads(body)["next"])
+        by_priority_cursor = priority_cursors[by_priority]
         say(f"page {deep} by number and by cursor list the same tickets: {same}")
         deadline = (datetime.now(UTC) + timedelta(days=7)).isoformat()
 
@@ -522,22 +572,27 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             body = {"title": f"{CREATED_PREFIX}{n}", "deadline": deadline, "priority": "high"}
             return request(server.port, "POST", "/api/tickets/", token=token, body=body)
 
+        def scrape(n: int) -> tuple[int, bytes, float]:
+            return request(server.port, "GET", "/metrics", token=metrics_token, scheme="Bearer")
+
+        # name: (call, requests, concurrency). /metrics one at a time, as Prometheus does.
         phases = {
-            "first page": get(first),
-            f"page {deep} by number": get(by_number),
-            f"page {deep} by cursor": get(by_cursor),
-            "create": create,
+            "first page": (get(first), args.requests, args.concurrency),
+            f"page {deep} by number": (get(by_number), args.requests, args.concurrency),
+            f"page {deep} by cursor": (get(by_cursor), args.requests, args.concurrency),
+            "first page, ordering=-priority": (get(by_priority), args.requests, args.concurrency),
+            f"page {deep} by cursor, ordering=-priority": (
+                get(by_priority_cursor),
+                args.requests,
+                args.concurrency,
+            ),
+            "create": (create, args.requests, args.concurrency),
+            "/metrics scrape, one at a time": (scrape, min(args.requests, 30), 1),
         }
         result["phases"] = []
-        for name, call in phases.items():
-            drive(name, call, count=args.concurrency * 2, concurrency=args.concurrency, budget_s=30)
-            phase = drive(
-                name,
-                call,
-                count=args.requests,
-                concurrency=args.concurrency,
-                budget_s=args.budget,
-            )
+        for name, (call, count, concurrency) in phases.items():
+            drive(name, call, count=concurrency * 2, concurrency=concurrency, budget_s=30)
+            phase = drive(name, call, count=count, concurrency=concurrency, budget_s=args.budget)
             summary = phase.summary()
             result["phases"].append(summary)
             say(
@@ -559,8 +614,12 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
             "cursor": by_cursor,
             "first page, ordering=-priority": by_priority,
             f"page {deep} by cursor, ordering=-priority": by_priority_cursor,
+            "first page, ordering=priority": by_priority_up,
+            f"page {deep} by cursor, ordering=priority": priority_cursors[by_priority_up],
         },
     )
+    say("/metrics in-process: wall time and EXPLAIN (ANALYZE, BUFFERS) of its queries")
+    result["metrics"] = explain_metrics()
     from django.conf import settings
 
     say(
@@ -622,6 +681,15 @@ def render(r: dict[str, Any]) -> str:
             lines.append(q["sql"][:400] + (" ..." if len(q["sql"]) > 400 else ""))
             lines.append(q["plan"])
             lines.append("")
+    m = r["metrics"]
+    lines.append(
+        f"--- /metrics in-process: median {m['render_ms_median']:.1f} ms over "
+        f"{len(m['render_ms_all'])} renders, {m['queries']} queries"
+    )
+    for q in m["plans"]:
+        lines.append(q["sql"][:400] + (" ..." if len(q["sql"]) > 400 else ""))
+        lines.append(q["plan"])
+        lines.append("")
     lines.append(
         "| Rate limit | rate | users x requests | workers busy | s | window s left "
         "| by user | exact |"

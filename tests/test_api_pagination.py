@@ -52,7 +52,7 @@ def walk(api: APIClient, params: dict[str, Any], *, between: Callable[[], None] 
 
 
 def expected(owner: User, ordering: str | None) -> list[int]:
-    rows = Ticket.objects.filter(owner=owner).with_priority_rank().order_by(*DB_ORDER[ordering])
+    rows = Ticket.objects.filter(owner=owner).order_by(*DB_ORDER[ordering])
     return list(rows.values_list("id", flat=True))
 
 
@@ -110,7 +110,7 @@ def test_cursor_pages_walk_a_filtered_list(api, alice, many):
     pages = walk(api, {"page_size": 9, "status": "pending", "ordering": "-priority"})
 
     listed = [i for page in pages for i in ids(page)]
-    rows = Ticket.objects.filter(owner=alice, status=Status.PENDING).with_priority_rank()
+    rows = Ticket.objects.filter(owner=alice, status=Status.PENDING)
     assert listed == list(rows.order_by(*DB_ORDER["-priority"]).values_list("id", flat=True))
 
 
@@ -134,6 +134,82 @@ def test_a_cursor_page_answers_with_one_query_for_the_rows_and_none_for_a_count(
     assert len(ticket_queries) == 1
     assert "COUNT(" not in ticket_queries[0].upper()
     assert "OFFSET" not in ticket_queries[0].upper()
+
+
+# --- The count ------------------------------------------------------------------------------
+
+
+def counted(response: Any) -> tuple[int | None, bool | None]:
+    return response.json()["count"], response.json()["count_exact"]
+
+
+def test_the_count_stops_at_the_limit_and_says_there_are_more(api, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    assert counted(api.get(LIST, {"page_size": 10})) == (100, False)
+    assert counted(api.get(LIST, {"page_size": 10, "priority": "low"})) == (75, True)
+    # Exactly the limit is exact: the count read one row more to tell.
+    assert counted(api.get(LIST, {"page_size": 10, "status": "pending"})) == (100, True)
+
+
+def test_below_the_limit_the_count_is_exact(api, many, settings):
+    settings.API_COUNT_LIMIT = 299
+    assert counted(api.get(LIST)) == (299, False)
+
+    settings.API_COUNT_LIMIT = 300
+    assert counted(api.get(LIST)) == (300, True)
+
+
+def test_a_limit_of_zero_counts_exactly(api, many, settings):
+    settings.API_COUNT_LIMIT = 0
+
+    assert counted(api.get(LIST, {"page_size": 10})) == (300, True)
+
+
+def test_a_numbered_page_past_the_limit_counts_to_its_own_end(api, alice, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    third = api.get(LIST, {"page_size": 50, "page": 3})
+    sixth = api.get(LIST, {"page_size": 50, "page": 6})
+
+    assert counted(third) == (150, False)
+    assert third.json()["next"] is not None
+    assert ids(third) == expected(alice, None)[100:150]
+    assert counted(sixth) == (300, True)
+    assert sixth.json()["next"] is None
+    assert api.get(LIST, {"page_size": 50, "page": 7}).status_code == 404
+
+
+def test_the_last_page_by_name_counts_exactly(api, alice, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    last = api.get(LIST, {"page_size": 50, "page": "last"})
+
+    assert counted(last) == (300, True)
+    assert ids(last) == expected(alice, None)[250:]
+
+
+def test_a_cursor_page_has_neither_count_nor_exactness(api, many):
+    first = api.get(LIST, {"page_size": 10})
+
+    assert counted(api.get(first.json()["next"])) == (None, None)
+
+
+def test_the_count_reads_at_most_one_row_past_the_limit(api, many, settings):
+    settings.API_COUNT_LIMIT = 100
+
+    with CaptureQueriesContext(connection) as queries:
+        api.get(LIST, {"page_size": 10})
+
+    (sql,) = [q["sql"] for q in queries if "COUNT(" in q["sql"].upper()]
+    assert "LIMIT 101" in sql
+    assert "ORDER BY" not in sql.upper()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql)
+            nodes = list(plan_nodes(cursor.fetchone()[0][0]["Plan"]))
+        scans = [n for n in nodes if n.get("Relation Name") == "tickets_ticket"]
+        assert [n["Actual Rows"] for n in scans] == [101]
 
 
 # --- Page numbers, as before ----------------------------------------------------------------
@@ -277,6 +353,8 @@ def test_the_schema_describes_the_cursor_and_a_nullable_count(db):
     assert "cursor" in {p["name"] for p in operation["parameters"]}
     assert page["count"]["nullable"] is True
     assert "cursor" in page["count"]["description"]
+    assert "API_COUNT_LIMIT" in page["count"]["description"]
+    assert page["count_exact"]["type"] == "boolean"
 
 
 # --- Query plan (PostgreSQL) ----------------------------------------------------------------
@@ -308,6 +386,133 @@ def test_a_deep_cursor_page_is_an_index_range_scan_on_postgresql(api, alice, man
     assert scans[0]["Index Name"] in {"ticket_owner_deadline_idx", "ticket_deadline_idx"}
     assert "deadline >=" in scans[0]["Index Cond"]  # a range from the cursor on
     assert "Sort" not in {n["Node Type"] for n in nodes}
+
+
+def explain(sql: str) -> list[dict[str, Any]]:
+    """PostgreSQL's plan for `sql`, with sequential scans and sorts ruled out: on a few
+    hundred rows the planner rightly prefers them, so this shows whether an index *can*
+    answer the query in its order (bench/api_load.py shows it is chosen at 1M rows)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE tickets_ticket")
+        cursor.execute("SET LOCAL enable_seqscan = off")
+        cursor.execute("SET LOCAL enable_sort = off")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN (FORMAT JSON) " + sql)
+        return list(plan_nodes(cursor.fetchone()[0][0]["Plan"]))
+
+
+def ticket_queries(queries: CaptureQueriesContext) -> list[str]:
+    return [q["sql"] for q in queries if "tickets_ticket" in q["sql"] and "COUNT(" not in q["sql"]]
+
+
+def assert_index_range(sql: str, index: str | set[str], *conditions: str) -> None:
+    nodes = explain(sql)
+    scans = [n for n in nodes if n.get("Relation Name") == "tickets_ticket"]
+    assert [n["Node Type"] for n in scans] == ["Index Scan"], nodes
+    assert scans[0]["Index Name"] in ({index} if isinstance(index, str) else index)
+    assert "Sort" not in {n["Node Type"] for n in nodes}
+    assert "Incremental Sort" not in {n["Node Type"] for n in nodes}
+    for condition in conditions:
+        assert condition in scans[0]["Index Cond"], scans[0]["Index Cond"]
+
+
+PRIORITY_INDEXES = {False: "ticket_owner_prio_idx", True: "ticket_prio_idx"}  # by staff
+
+
+@pytest.mark.parametrize("ordering", ["priority", "-priority"])
+@pytest.mark.parametrize("as_staff", [False, True])
+def test_pages_ordered_by_priority_are_index_ranges_on_postgresql(
+    alice, staff, many, as_staff, ordering
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: checks PostgreSQL's EXPLAIN for the index range scans")
+    api = client_for(staff if as_staff else alice)
+    index = PRIORITY_INDEXES[as_staff]
+    owner = [] if as_staff else ["owner_id ="]
+    # 75 tickets of each priority (alice's; bob's 20 are normal): a first page of 80
+    # reads the first rank, then the second; the next page of 30 starts in the second.
+    with CaptureQueriesContext(connection) as queries:
+        first = api.get(LIST, {"page_size": 80, "ordering": ordering})
+    first_rank, second_rank = ticket_queries(queries)
+    with CaptureQueriesContext(connection) as queries:
+        page = api.get(first.json()["next"].replace("page_size=80", "page_size=30"))
+    assert page.status_code == 200
+    (rest_of_rank,) = ticket_queries(queries)
+
+    # Each part is the range of one rank in the one index, whichever way the list runs.
+    assert_index_range(first_rank, index, *owner, "priority_rank =")
+    assert_index_range(second_rank, index, *owner, "priority_rank =")
+    # ... and a cursor page starts at the cursor's (rank, deadline), not at its rank's start.
+    assert_index_range(rest_of_rank, index, *owner, "priority_rank =", "deadline >=")
+    assert "OFFSET" not in first_rank.upper() + second_rank.upper() + rest_of_rank.upper()
+
+
+def test_a_previous_page_ordered_by_priority_is_a_backward_index_range_on_postgresql(
+    api, alice, many
+):
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL only: checks PostgreSQL's EXPLAIN for the index range scan")
+    # 75 tickets per priority: the third page starts with the 6th high one, and the page
+    # before it goes back across the boundary into the urgent ones.
+    first = api.get(LIST, {"page_size": 40, "ordering": "-priority"})
+    second = api.get(first.json()["next"])
+    third = api.get(second.json()["next"])
+    with CaptureQueriesContext(connection) as queries:
+        back = api.get(third.json()["previous"])
+    assert ids(back) == ids(second)
+
+    rest_of_rank, previous_rank = ticket_queries(queries)
+    index = "ticket_owner_prio_idx"
+    assert_index_range(rest_of_rank, index, "owner_id =", "priority_rank =", "deadline <=")
+    assert_index_range(previous_rank, index, "owner_id =", "priority_rank =")
+
+
+def test_a_first_page_by_priority_skips_empty_ranks_and_keeps_its_count(api, alice, many):
+    params = {"page_size": 100, "ordering": "-priority", "priority": ["low", "urgent"]}
+
+    first = api.get(LIST, params)
+    pages = walk(api, params)
+
+    rows = Ticket.objects.filter(owner=alice, priority__in=["low", "urgent"])
+    assert ids(first) == list(
+        rows.order_by(*DB_ORDER["-priority"]).values_list("id", flat=True)[:100]
+    )
+    assert counted(first) == (150, True)
+    assert first.json()["previous"] is None
+    assert [len(ids(page)) for page in pages] == [100, 50]
+
+
+# --- The stored rank ----------------------------------------------------------------------
+
+
+def test_the_rank_follows_the_priority_and_stays_out_of_the_api(api, alice, clock):
+    created = api.post(
+        LIST, {"title": "T", "deadline": (T0 + HOUR).isoformat(), "priority": "low"}, format="json"
+    )
+    ticket_id = created.json()["id"]
+    assert Ticket.objects.get(pk=ticket_id).priority_rank == 0
+
+    changed = api.patch(f"{LIST}{ticket_id}/", {"priority": "urgent"}, format="json")
+
+    assert Ticket.objects.get(pk=ticket_id).priority_rank == 3
+    assert changed.json()["priority"] == "urgent"
+    assert "priority_rank" not in changed.json()
+    assert "priority_rank" not in api.get(LIST).json()["results"][0]
+
+
+def test_a_cursor_page_crossing_ranks_lists_the_end_of_one_and_the_start_of_the_next(
+    api, alice, many
+):
+    # 75 tickets of each priority: a page of 50 from the 60th urgent ticket on holds the
+    # last 15 urgent ones, then the first 35 high ones, in deadline and id order.
+    sixty = api.get(LIST, {"page_size": 60, "ordering": "-priority"})
+
+    page = api.get(sixty.json()["next"].replace("page_size=60", "page_size=50"))
+
+    listed = ids(page)
+    assert listed == expected(alice, "-priority")[60:110]
+    ranks = [Ticket.objects.get(pk=i).priority_rank for i in listed]
+    assert ranks == [3] * 15 + [2] * 35
 
 
 def plan_nodes(node: dict[str, Any]) -> Any:

@@ -1,8 +1,10 @@
 """Ticket list pages: by page number (with a total) or by an opaque keyset cursor.
 
 `?page=N` is DRF's page-number pagination: an OFFSET, so page N reads and throws away
-(N-1) x page_size rows, plus a COUNT(*) over every matching ticket. Fine near the front,
-ruinous at page 10,000 of a million tickets.
+(N-1) x page_size rows. Fine near the front, ruinous at page 10,000 of a million tickets.
+Its `count` stops at API_COUNT_LIMIT + 1 rows (or one past the page's end, if deeper) and
+`count_exact` says whether it is the total: an exact COUNT(*) reads every matching ticket,
+and was most of what a first page cost at a million.
 
 Every page's `next` (and a cursor page's `previous`) instead carries `?cursor=`: the
 ordering key of the last (first) row shown. The next page is then "rows after that key",
@@ -12,6 +14,15 @@ whatever the depth. The leading `>=` is what gives the planner its index bound (
 alone does not); the OR only discards the ties on the first column. Rows inserted or
 deleted elsewhere in the list move no boundary, so following `next` never repeats or
 skips a ticket, which OFFSET does whenever an earlier row appears or disappears.
+
+A leading key with few values (the priority's rank: four) is read one value at a time
+(`_parts`): the rest of the cursor's rank from its (deadline, id) on, then each following
+rank from its start, until the page is full; the first page likewise, from the first
+rank. Each part is a range of one index, (owner, rank, deadline, id), read forwards or
+backwards, whichever way the list runs: so one index serves `priority` and `-priority`
+(urgency down, deadline up), which no single btree range can, and a cursor deep in one
+rank starts at its position instead of reading the rank from its start. A page costs one
+query, or one more per rank it reaches into.
 
 A nullable key (`next_breach_at`) counts NULL as later than every value, as
 tickets.filters orders it: last going up, first going down. Its cursor may hold null, and
@@ -28,12 +39,14 @@ import binascii
 import json
 from collections import OrderedDict
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from typing import Any, cast
 
 from django.conf import settings
 from django.core.exceptions import FieldDoesNotExist
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F, Field, Model, OrderBy, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import F, Field, GeneratedField, Model, OrderBy, Q, QuerySet
 from django.db.models.lookups import IsNull
 from django.db.models.sql.where import AND, WhereNode
 from rest_framework.exceptions import ValidationError
@@ -44,10 +57,14 @@ from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
 from tickets.filters import ordering_term
+from tickets.sla import PRIORITY_RANK
 
 # (field name, descending)
 Ordering = list[tuple[str, bool]]
 
+# Ordering keys with a handful of values, each listed: pages are read value by value
+# (see _parts).
+SPLIT_KEYS: dict[str, tuple[int, ...]] = {"priority_rank": tuple(sorted(PRIORITY_RANK.values()))}
 _INT_RANGE = (-(2**63), 2**63 - 1)  # bigint: anything wider is a database error, not a 400
 _INVALID = "Invalid cursor."
 # Ours are under 200 characters; a long one is nothing we made (and "[[[[..." would
@@ -55,7 +72,43 @@ _INVALID = "Invalid cursor."
 _MAX_CURSOR_LENGTH = 1000
 
 
+class CappedCountPaginator(Paginator[Any]):
+    """Django's paginator, counting at most `limit` + 1 rows when `limit` is set.
+
+    The +1 row tells "exactly `limit`" from "more": then `count` is `limit` + 1, which is
+    enough for the page number checks and `has_next`, and `exact` is False.
+    """
+
+    limit: int | None = None
+
+    @cached_property
+    def count(self) -> int:
+        if self.limit is None:
+            return super().count
+        # No ORDER BY: any limit + 1 rows will do, so the planner may read the smallest
+        # index (an index-only scan of the owner's entries, stopped after limit + 1).
+        queryset = cast(QuerySet[Any], self.object_list)
+        return queryset.order_by()[: self.limit + 1].count()
+
+    @property
+    def exact(self) -> bool:
+        return self.limit is None or self.count <= self.limit
+
+
+def count_limit(page: str, page_size: int) -> int | None:
+    """How far a numbered page counts: API_COUNT_LIMIT, or to the end of a deeper page
+    (whose OFFSET reads that far anyway). None: exactly."""
+    if settings.API_COUNT_LIMIT == 0:
+        return None
+    try:
+        number = int(page)
+    except ValueError:
+        number = 1  # page() answers 404 for it
+    return min(max(settings.API_COUNT_LIMIT, number * page_size), _INT_RANGE[1] - 1)
+
+
 class TicketPagination(PageNumberPagination):
+    django_paginator_class = CappedCountPaginator
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
     max_page_size = settings.API_MAX_PAGE_SIZE
@@ -74,12 +127,26 @@ class TicketPagination(PageNumberPagination):
         ]
         self.cursor_page = False
         raw = request.query_params.get(self.cursor_query_param)
+        first_page = request.query_params.get(self.page_query_param, "1") == "1"
+        if raw is None and first_page and self.ordering[0][0] in SPLIT_KEYS:
+            return self._first_page_by_parts(queryset)
         if raw is None:
             rows = super().paginate_queryset(queryset, request, view)
             self.rows = list(rows or [])
             self.has_next = self.page is not None and self.page.has_next()
             return self.rows
         return self._paginate_by_cursor(queryset, raw)
+
+    def _first_page_by_parts(self, queryset: QuerySet[Any]) -> list[Any]:
+        """Page 1, with its count, but its rows read as _parts says."""
+        size = self.get_page_size(self.the_request) or self.page_size
+        paginator = CappedCountPaginator(queryset, size)
+        paginator.limit = count_limit("1", size)
+        self.page = paginator.page(1)  # counts; the rows below replace its OFFSET query
+        rows = _read(queryset, _parts(self.ordering, None, backwards=False, nullable=[]), size)
+        self.has_next = len(rows) > size
+        self.rows = rows[:size]
+        return self.rows
 
     def _paginate_by_cursor(self, queryset: QuerySet[Any], raw: str) -> list[Any]:
         size = self.get_page_size(self.the_request) or self.page_size
@@ -88,8 +155,8 @@ class TicketPagination(PageNumberPagination):
             queryset = queryset.order_by(
                 *(ordering_term(name, descending=not desc) for name, desc in self.ordering)
             )
-        after = _after(self.ordering, keys, backwards=backwards, nullable=self.nullable)
-        rows = list(queryset.filter(after)[: size + 1])
+        parts = _parts(self.ordering, keys, backwards=backwards, nullable=self.nullable)
+        rows = _read(queryset, parts, size)
         more = len(rows) > size
         rows = rows[:size]
         if backwards:
@@ -100,6 +167,12 @@ class TicketPagination(PageNumberPagination):
         self.has_next = more if not backwards else bool(rows)
         self.has_previous = bool(rows) if not backwards else more
         return rows
+
+    def get_page_number(self, request: Request, paginator: Paginator[Any]) -> Any:
+        raw = request.query_params.get(self.page_query_param) or "1"
+        if isinstance(paginator, CappedCountPaginator) and raw not in self.last_page_strings:
+            paginator.limit = count_limit(raw, paginator.per_page)
+        return super().get_page_number(request, paginator)
 
     # --- links --------------------------------------------------------------------------
 
@@ -120,11 +193,16 @@ class TicketPagination(PageNumberPagination):
         return replace_query_param(url, self.cursor_query_param, self._encode(row, backwards))
 
     def get_paginated_response(self, data: Any) -> Response:
-        count = None if self.cursor_page or self.page is None else self.page.paginator.count
+        count, exact = None, None
+        if not self.cursor_page and self.page is not None:
+            paginator = self.page.paginator
+            exact = not isinstance(paginator, CappedCountPaginator) or paginator.exact
+            count = paginator.count if exact else cast(CappedCountPaginator, paginator).limit
         return Response(
             OrderedDict(
                 [
                     ("count", count),
+                    ("count_exact", exact),
                     ("next", self.get_next_link()),
                     ("previous", self.get_previous_link()),
                     ("results", data),
@@ -180,10 +258,22 @@ class TicketPagination(PageNumberPagination):
             "nullable": True,
             "example": 123,
             "description": (
-                "Total matching tickets on page-numbered pages (the first page included); "
-                "null on pages reached by `cursor`, which skip that count."
+                "Matching tickets, on page-numbered pages (the first page included), counted "
+                "up to API_COUNT_LIMIT (10,000 by default) or to the end of the page asked "
+                "for if deeper: when `count_exact` is false there are more than `count`. "
+                "Null on pages reached by `cursor`, which skip the count."
             ),
         }
+        described["properties"]["count_exact"] = {
+            "type": "boolean",
+            "nullable": True,
+            "example": True,
+            "description": (
+                "True when `count` is the number of matching tickets; false when there are "
+                "more (the count stopped at its limit); null on `cursor` pages."
+            ),
+        }
+        described["required"] = [*described.get("required", []), "count_exact"]
         described["properties"]["next"]["description"] = (
             "The following page, by `cursor`: cheap at any depth."
         )
@@ -242,10 +332,14 @@ def _nulls_excluded(where: WhereNode) -> set[str]:
 def _field(queryset: QuerySet[Any], name: str) -> Field[Any, Any]:
     try:
         field: Field[Any, Any] = queryset.model._meta.get_field(name)
-        return field
     except FieldDoesNotExist:
         output: Field[Any, Any] = queryset.query.annotations[name].output_field
         return output
+    # A stored generated column (priority_rank) types its values by its output field.
+    if isinstance(field, GeneratedField) and field.output_field is not None:
+        generated: Field[Any, Any] = field.output_field
+        return generated
+    return field
 
 
 def _typed(field: Field[Any, Any], value: Any) -> Any:
@@ -264,6 +358,43 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
     if not isinstance(typed, datetime | int | str):
         raise ValidationError({"cursor": [_INVALID]})
     return typed
+
+
+def _read(queryset: QuerySet[Any], parts: list[Q], size: int) -> list[Any]:
+    """Up to size + 1 rows (one more tells whether there is a next page), part by part."""
+    rows: list[Any] = []
+    for part in parts:
+        rows += queryset.filter(part)[: size + 1 - len(rows)]
+        if len(rows) > size:
+            break
+    return rows
+
+
+def _parts(
+    ordering: Ordering, keys: list[Any] | None, *, backwards: bool, nullable: list[bool]
+) -> list[Q]:
+    """The rows after `keys` (every row when None), as disjoint parts in list order.
+
+    One part, as a rule. For a leading key of SPLIT_KEYS, one part per value: the rest of
+    the cursor's value, after its position in the following keys, then each value beyond
+    it, whole. With that key fixed, each part is in the order of the following keys alone,
+    which one index serves in either direction.
+    """
+    first, desc = ordering[0]
+    values = SPLIT_KEYS.get(first)
+    if values is None or len(ordering) == 1:
+        return [
+            Q() if keys is None else _after(ordering, keys, backwards=backwards, nullable=nullable)
+        ]
+    up = desc == backwards  # the list runs up the values
+    beyond = sorted(values, reverse=not up)
+    parts = []
+    if keys is not None:
+        key = keys[0]
+        rest = _after(ordering[1:], keys[1:], backwards=backwards, nullable=nullable[1:])
+        parts.append(Q(**{first: key}) & rest)
+        beyond = [v for v in beyond if (v > key if up else v < key)]
+    return parts + [Q(**{first: v}) for v in beyond]
 
 
 def _after(ordering: Ordering, keys: list[Any], *, backwards: bool, nullable: list[bool]) -> Q:

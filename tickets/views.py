@@ -58,7 +58,6 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         return (
             Ticket.objects.visible_to(self.request.user)
             .select_related("owner")
-            .with_priority_rank()
             .order_by("deadline", "id")
         )
 

@@ -129,6 +129,10 @@ if _database["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not shared-cache memory: concurrency tests open several connections.
     _database["TEST"] = {"NAME": str(VAR_DIR / f"test-{Path(str(_database['NAME'])).stem}.sqlite3")}
     VAR_DIR.mkdir(exist_ok=True)
+elif env_str("DATABASE_TEST_NAME", ""):
+    # The test suite's database, instead of Django's "test_<name>": on a server shared
+    # with others, a name inside one's own namespace.
+    _database["TEST"] = {"NAME": env_str("DATABASE_TEST_NAME", "")}
 DATABASES = {"default": _database}
 
 # --- Cache (rate-limit counters) ----------------------------------------------------------
@@ -263,6 +267,9 @@ CELERY_TIMEZONE = "UTC"
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
+# Numbered pages count the matching tickets up to this many (or to the end of the page
+# asked for, if deeper), then say "at least": an exact COUNT(*) reads every match. 0: exact.
+API_COUNT_LIMIT = env_int("API_COUNT_LIMIT", 10_000, minimum=0)
 
 # django-ratelimit rates ("count/period"), keyed per user for tickets and per client IP
 # and per username for the token endpoints.
