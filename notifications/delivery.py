@@ -112,8 +112,8 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
     First attempts go before retries, oldest first within each: after an SMTP outage the
     thousands of emails it held back would otherwise push every new warning behind them,
     so one broken minute would make the next ten late too. The retries still get the
-    capacity the new rows leave, and at least RETRY_SHARE of every batch, so a stream of
-    new rows cannot hold them back for ever.
+    capacity the new rows leave, and at least RETRY_SHARE of every batch (of ten or more),
+    so a stream of new rows cannot hold them back for ever.
     """
     lease_end = now + timedelta(seconds=settings.SLA_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
@@ -121,7 +121,7 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
         if ticket_ids is not None:
             due = due.filter(ticket_id__in=ticket_ids)
         first = _lock_oldest(due.filter(attempts=0), limit)  # notification_first_attempt_idx
-        reserved = max(1, int(limit * RETRY_SHARE))
+        reserved = int(limit * RETRY_SHARE)  # none in batches under 10
         retries = _lock_oldest(
             due.filter(attempts__gt=0), limit - min(len(first), limit - reserved)
         )  # notification_claim_idx

@@ -500,7 +500,7 @@ def test_after_an_outage_new_emails_go_before_the_backlog_it_left(
     assert (first.sent, rest.sent) == (4, 5)
     order = [m.ticket_id for m in smtp_settings.received()]
     assert order[:3] == [t.pk for t in fresh]
-    assert order[3] == backlog[0].pk, "the reserved retry: the oldest one"
+    assert order[3] == backlog[0].pk, "the slot the new ones left: the oldest retry"
     assert sorted(order[4:]) == [t.pk for t in backlog[1:]]
 
 
@@ -518,6 +518,15 @@ def test_retries_keep_a_share_of_every_batch_under_a_stream_of_new_emails(clock,
     assert len(claimed) == 10
     assert tried_before == [retries[0].pk], "one slot of ten, the longest waiting"
     assert [n.attempts for n in claimed] == [1] * 9 + [2]
+
+
+def test_a_batch_of_one_still_goes_to_a_new_email_first(clock, make_ticket):
+    fresh, retried = make_ticket(due_in=2 * HOUR), make_ticket(due_in=2 * HOUR)
+    Notification.objects.filter(ticket=retried).update(attempts=1, next_attempt_at=T0 - HOUR)
+
+    [claimed] = claim(now=T0, limit=1)
+
+    assert claimed.ticket_id == fresh.pk
 
 
 def test_a_retry_takes_every_slot_new_emails_leave(clock, make_ticket):
