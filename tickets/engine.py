@@ -282,7 +282,7 @@ def apply_change(
     result = assess_ticket(facts_of(ticket), clocks=clocks, now=now, fresh=fresh)
     for field, value in result.values.items():
         setattr(ticket, field, value)
-    ticket.save()
+    ticket.save_assessed()
     rows: list[outbox.Row] = []
     if created:
         rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
@@ -393,12 +393,23 @@ def read_facts(queryset: Any) -> list[dict[str, Any]]:
 
 
 def plan_transitions(
-    *, now: datetime, limit: int, ticket_ids: list[int] | None = None, lock: bool = False
+    *,
+    now: datetime,
+    limit: int,
+    ticket_ids: list[int] | None = None,
+    lock: bool = False,
+    due_only: bool = True,
 ) -> list[dict[str, Any]]:
-    """The due tickets' facts, soonest first (the check's read half)."""
-    due = Ticket.objects.due(now)
+    """The due tickets' facts, soonest first (the check's read half).
+
+    With `ticket_ids` and `due_only=False`, those tickets whether due or not: assessing a
+    ticket that is not due changes nothing and announces nothing already announced.
+    """
+    due = Ticket.objects.due(now) if due_only else Ticket.objects.all()
     if ticket_ids is not None:
         due = due.filter(pk__in=ticket_ids)
+    elif not due_only:
+        raise ValueError("due_only=False needs ticket_ids")
     if lock:
         due = due.select_for_update(skip_locked=True)
     return read_facts(due.order_by("next_check_at")[:limit])
@@ -414,7 +425,11 @@ def preview(*, now: datetime, limit: int) -> list[tuple[dict[str, Any], TicketAs
 
 
 def run_transitions(
-    *, now: datetime | None = None, batch_size: int = 1000, ticket_ids: list[int] | None = None
+    *,
+    now: datetime | None = None,
+    batch_size: int = 1000,
+    ticket_ids: list[int] | None = None,
+    due_only: bool = True,
 ) -> int:
     """Move every due ticket to its current SLA state; returns how many changed state.
 
@@ -426,9 +441,11 @@ def run_transitions(
     changed = 0
     while True:
         with transaction.atomic():
-            rows = plan_transitions(now=now, limit=batch_size, ticket_ids=ticket_ids, lock=True)
+            rows = plan_transitions(
+                now=now, limit=batch_size, ticket_ids=ticket_ids, lock=True, due_only=due_only
+            )
             if not rows:
                 return changed
             changed += apply_many(rows, now=now, clocks=clocks)
-        if len(rows) < batch_size:
+        if len(rows) < batch_size or not due_only:
             return changed

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
@@ -12,6 +12,12 @@ from tickets.sla import PRIORITY_RANK, UNTRACKED, Metric, Priority, SlaState, St
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
+
+
+# The `next_check_at` of a row the SLA engine has not assessed since it was inserted or
+# saved by other code (a script, an import, loaddata, another app): long past, so that the
+# next check takes it first, through the same index as every other due ticket.
+UNASSESSED = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class DeadlineSource(models.TextChoices):
@@ -104,8 +110,12 @@ class Ticket(models.Model):
     # "?breaching_within=2h" read it. NULL when nothing can be breached any more.
     next_breach_at = models.DateTimeField(null=True, blank=True, editable=False)
     # When the clock alone next changes this ticket's SLA state; NULL when it never will
-    # (resolved, closed, already breached). The checker reads only rows due by now.
-    next_check_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # (resolved, closed, already breached). The checker reads only rows due by now. A row
+    # inserted by anything but the engine starts UNASSESSED: the database's default covers
+    # raw SQL and bulk loads as well as the ORM, so no ticket goes unwatched.
+    next_check_at = models.DateTimeField(
+        null=True, blank=True, editable=False, default=UNASSESSED, db_default=UNASSESSED
+    )
 
     objects = TicketQuerySet.as_manager()
 
@@ -168,6 +178,29 @@ class Ticket(models.Model):
     def __str__(self) -> str:
         return f"#{self.pk} {self.title}"
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        """Save; unless the SLA engine is the one saving, the next check assesses the row.
+
+        Code outside tickets.services may change a deadline or a status with a plain
+        save(); the SLA columns it leaves behind would then be stale, so the row is marked
+        due at once rather than trusted. (QuerySet.update() bypasses this: set
+        next_check_at=UNASSESSED in the same update, or go through tickets.services.)
+        """
+        if not self._saved_by_engine:
+            self.next_check_at = UNASSESSED
+            update_fields = kwargs.get("update_fields")
+            if update_fields is not None:
+                kwargs["update_fields"] = {*update_fields, "next_check_at"}
+        self._saved_by_engine = False
+        super().save(*args, **kwargs)
+
+    def save_assessed(self) -> None:
+        """Save with the SLA columns the engine has just computed (tickets.engine only)."""
+        self._saved_by_engine = True
+        self.save()
+
+    _saved_by_engine = False
+
     @property
     def sla_warning_sent(self) -> bool:
         return self.warning_sent_at is not None
@@ -180,12 +213,13 @@ class Ticket(models.Model):
         """Bring this ticket's SLA state up to date and deliver what it has to announce.
 
         Kept for the original spec's loop; `manage.py check_sla` does the same for every
-        due ticket at once and is what should run periodically.
+        due ticket at once and is what should run periodically. The ticket is assessed
+        whether or not it is due: this is the caller asking for it to be up to date.
         """
         from notifications.delivery import deliver_due
         from tickets.engine import run_transitions
 
-        run_transitions(ticket_ids=[self.pk])
+        run_transitions(ticket_ids=[self.pk], due_only=False)
         deliver_due(ticket_ids=[self.pk])
         self.refresh_from_db()
 
