@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime, time
 
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
@@ -207,3 +209,14 @@ class SlaPolicy(models.Model):
     def clean(self) -> None:
         if self.priority == "":
             self.priority = None
+
+    def validate_constraints(self, exclude: Collection[str] | None = None) -> None:
+        """Both one-per-priority rules are about `priority`: say so, not non_field_errors."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict({})
+            moved = errors.pop(NON_FIELD_ERRORS, [])
+            if moved:
+                errors.setdefault("priority", []).extend(moved)
+            raise ValidationError(errors) from None

@@ -353,3 +353,40 @@ def test_the_schema_documents_the_staff_endpoints(db):
         schema["paths"]["/api/calendars/{id}/"]["delete"]["responses"]
     )
     assert {"400", "403"} <= set(schema["paths"]["/api/policies/"]["post"]["responses"])
+
+
+def test_a_second_default_policy_is_an_error_of_the_priority_field(admin_api, office):
+    services.create_policy(name="Default", calendar=office, resolution_target=timedelta(hours=8))
+    body = {"name": "Another", "calendar": office.pk, "priority": None, "resolution_target": "1:00"}
+
+    response = admin_api.post(POLICIES, body, format="json")
+
+    assert response.json() == {"priority": ["There is already a default policy."]}
+
+
+def test_a_second_policy_for_a_priority_is_an_error_of_the_priority_field(
+    admin_api, office, urgent
+):
+    body = {
+        "name": "Other",
+        "calendar": office.pk,
+        "priority": "urgent",
+        "resolution_target": "1:00",
+    }
+
+    response = admin_api.post(POLICIES, body, format="json")
+
+    assert response.json() == {"priority": ["There is already a policy for this priority."]}
+
+
+def test_moving_a_policy_onto_a_taken_priority_is_an_error_of_the_priority_field(
+    admin_api, office, urgent
+):
+    other = services.create_policy(
+        name="High", calendar=office, priority="high", resolution_target=timedelta(hours=8)
+    )
+
+    response = admin_api.patch(detail(POLICIES, other.pk), {"priority": "urgent"}, format="json")
+
+    assert response.status_code == 400
+    assert response.json() == {"priority": ["There is already a policy for this priority."]}

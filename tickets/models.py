@@ -231,6 +231,16 @@ class TicketPause(models.Model):
     started_at = models.DateTimeField()
     # NULL while the ticket is still pending.
     ended_at = models.DateTimeField(null=True, blank=True)
+    # The calendar the clock stopped on (its policy's). If the policy is deleted meanwhile,
+    # leaving pending still moves the deadline by the business time paused, on this one.
+    calendar = models.ForeignKey(
+        "policies.BusinessCalendar",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
 
     class Meta:
         ordering = ["started_at", "id"]

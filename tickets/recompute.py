@@ -25,7 +25,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.models import SlaPolicy
-from tickets import bulk
+from tickets import bulk, services
 from tickets.engine import FACT_FIELDS, SLA_FIELDS, Clocks, apply_many
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
 from tickets.sla import ACTIVE_STATUSES, Metric, SlaState, resolution_deadline
@@ -89,6 +89,8 @@ class _Job:
         """The open tickets in id order, in batches of one transaction each; returns
         (tickets read, deadlines moved)."""
         read = moved = after_id = 0
+        if self.policy.priority is not None:
+            read = moved = self._let_go_of_other_priorities()
         while True:
             with transaction.atomic():
                 tickets = Ticket.objects.filter(
@@ -106,6 +108,20 @@ class _Job:
             after_id = batch[-1][0]
             if len(batch) < BATCH_SIZE:
                 return read, moved
+
+    def _let_go_of_other_priorities(self) -> int:
+        """A policy moved to another priority: the tickets of its old priority follow their
+        priority to the policy that applies to it now (a ticket's policy is the one for
+        its priority). Rare and per ticket, each in its own transaction."""
+        strays = Ticket.objects.filter(
+            policy_id=self.policy.pk, status__in=ACTIVE_STATUSES
+        ).exclude(priority=self.policy.priority)
+        followed = 0
+        for ticket_id in strays.order_by("pk").values_list("pk", flat=True):
+            followed += services.follow_priority(
+                ticket_id=ticket_id, moved=self.policy, now=self.now
+            )
+        return followed
 
     def _batch(self, rows: list[dict[str, Any]]) -> int:
         """Recompute locked rows; returns how many deadlines moved."""

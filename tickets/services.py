@@ -152,6 +152,48 @@ def _reapply_policy(
     return moved
 
 
+def follow_priority(*, ticket_id: int, moved: SlaPolicy, now: datetime) -> bool:
+    """`moved` now covers another priority than the ticket's: the ticket takes the policy
+    that applies to its priority (as a priority change would), or keeps its deadlines
+    with no policy (as when a policy is deleted). A policy edit, not a client's: a breach
+    that happened is kept. Returns whether the ticket had to move."""
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().filter(pk=ticket_id).first()
+        if locked is None or locked.policy_id != moved.pk or locked.priority == moved.priority:
+            return False
+        before: dict[str, datetime | None] = {
+            Metric.RESOLUTION: locked.deadline,
+            Metric.FIRST_RESPONSE: locked.first_response_due,
+        }
+        locked.policy = SlaPolicy.objects.for_priority(locked.priority)
+        if locked.policy is not None:
+            try:
+                if locked.deadline_source == DeadlineSource.POLICY:
+                    locked.deadline = _policy_resolution_deadline(locked)
+                if locked.first_responded_at is None:
+                    locked.first_response_due = first_response_due(
+                        policy=locked.policy, start=locked.created_at
+                    )
+            except ValidationError:  # the new policy's calendar has no time left to count
+                locked.deadline = before[Metric.RESOLUTION] or locked.deadline
+                locked.first_response_due = before[Metric.FIRST_RESPONSE]
+        detail = (
+            f"policy {moved.name} moved to priority {moved.priority or 'default'}; "
+            f"priority {locked.priority} now has policy {_policy_name(locked)}"
+        )[:255]
+        events = [
+            _event(now, SlaEventKind.POLICY_EDITED, metric, locked, before, detail=detail)
+            for metric, deadline in (
+                (Metric.RESOLUTION, locked.deadline),
+                (Metric.FIRST_RESPONSE, locked.first_response_due),
+            )
+            if deadline != before[metric]
+        ] or [_event(now, SlaEventKind.POLICY_EDITED, "", locked, detail=detail)]
+        engine.apply_change(locked, now=now)
+        _record(locked, events)
+    return True
+
+
 def respond(*, ticket: Ticket, now: datetime | None = None) -> Ticket:
     """Record the ticket's first response (once): it meets, or misses, that deadline."""
     now = now or timezone.now()
@@ -209,18 +251,36 @@ def _pauses_resolution(ticket: Ticket) -> bool:
 
 def _pause(ticket: Ticket, *, now: datetime, events: list[SlaEvent]) -> None:
     ticket.paused_at = now
-    TicketPause.objects.create(ticket=ticket, started_at=now)
+    calendar_id = ticket.policy.calendar_id if ticket.policy is not None else None
+    TicketPause.objects.create(ticket=ticket, started_at=now, calendar_id=calendar_id)
     events.append(_event(now, SlaEventKind.PAUSED, Metric.RESOLUTION, ticket))
 
 
 def _resume(ticket: Ticket, *, now: datetime, events: list[SlaEvent], extend: bool = True) -> None:
     """End the running pause; the business time it lasted moves the policy deadline."""
-    TicketPause.objects.filter(ticket=ticket, ended_at__isnull=True).update(ended_at=now)
+    running = TicketPause.objects.filter(ticket=ticket, ended_at__isnull=True)
+    pause = running.select_related("calendar").first()
+    running.update(ended_at=now)
     ticket.paused_at = None
     before: dict[str, datetime | None] = {Metric.RESOLUTION: ticket.deadline}
     if extend and ticket.deadline_source == DeadlineSource.POLICY:
-        ticket.deadline = _policy_resolution_deadline(ticket)
+        if ticket.policy is not None:
+            ticket.deadline = _policy_resolution_deadline(ticket)
+        elif pause is not None:
+            # The policy was deleted while the clock stood still: its deadline is kept, and
+            # moved by the business time paused on the calendar the pause began on.
+            ticket.deadline = _extended_by_pause(ticket.deadline, pause=pause, now=now)
     events.append(_event(now, SlaEventKind.RESUMED, Metric.RESOLUTION, ticket, before))
+
+
+def _extended_by_pause(deadline: datetime, *, pause: TicketPause, now: datetime) -> datetime:
+    """`deadline` moved by the business time `pause` lasted until `now`: the time that was
+    left when the clock stopped is left from now. A deadline already past when the pause
+    began stays where it is: the breach had happened."""
+    if deadline <= pause.started_at:
+        return deadline
+    calendar = pause.calendar.to_domain() if pause.calendar is not None else engine.WALL_CLOCK
+    return calendar.add(now, calendar.between(pause.started_at, deadline))
 
 
 def _policy_resolution_deadline(ticket: Ticket) -> datetime:
