@@ -25,6 +25,7 @@ from watchdog.environment import (
     env_rate,
     env_str,
 )
+from watchdog.secret_key import installation_secret_key
 
 # Lets runtime code write the generic forms the type checker reads: ModelAdmin[Ticket].
 django_stubs_ext.monkeypatch()
@@ -38,21 +39,27 @@ load_dotenv(BASE_DIR / ".env", override=False)
 # --- Core ---------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
+# Whoever knows SECRET_KEY can sign a JWT for any user, so no key is ever written in the
+# repository. Production sets it (DEBUG=false refuses to start without); a development
+# installation without one gets a random key of its own, made on first start and kept in
+# SECRET_KEY_FILE (under var/, outside git). Not in production: each host or container
+# would make a different key, and a lost var/ would sign everyone out.
+SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY_FILE = Path(env_str("SECRET_KEY_FILE", str(VAR_DIR / "secret_key")))
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = installation_secret_key(SECRET_KEY_FILE)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 
-if not DEBUG:
-    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a random value of at least 50 characters when "
-            "DEBUG=false. Generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(64))'"
-        )
-    if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured(
-            "ALLOWED_HOSTS must list the host names this service answers to when DEBUG=false."
-        )
+if not SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be a random value of at least 50 characters (it is required "
+        "when DEBUG=false). Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(64))'"
+    )
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must list the host names this service answers to when DEBUG=false."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
