@@ -1,7 +1,9 @@
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from knox.models import AuthToken
 
+from accounts.logins import end_login
 from accounts.models import Login
 
 # knox's own admin makes tokens that belong to no login, which the API refuses: sign-ins
@@ -26,3 +28,11 @@ class LoginAdmin(admin.ModelAdmin[Login]):
 
     def has_change_permission(self, request: HttpRequest, obj: Login | None = None) -> bool:
         return False
+
+    # Deleting a login here is a logout: its API token goes with it.
+    def delete_model(self, request: HttpRequest, obj: Login) -> None:
+        end_login(login=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Login]) -> None:
+        for login in queryset:
+            end_login(login=login)

@@ -528,3 +528,23 @@ def test_the_upgrade_drops_the_tables_that_held_tokens_in_plain_text():
     with connection.cursor() as cursor:
         cursor.execute("SELECT COUNT(*) FROM django_migrations WHERE app = 'authtoken'")
         assert cursor.fetchone() == (0,)
+
+
+# --- The admin ------------------------------------------------------------------------------
+
+
+def test_staff_see_logins_in_the_admin_and_deleting_one_signs_it_out(alice):
+    key = obtain_token()
+    login = Login.objects.get(user=alice)
+    root = User.objects.create_superuser("root", "root@example.com", PASSWORD)
+    admin = Client()
+    admin.force_login(root)
+
+    listing = admin.get("/admin/accounts/login/")
+    deleted = admin.post(f"/admin/accounts/login/{login.pk}/delete/", {"post": "yes"})
+
+    assert listing.status_code == 200
+    assert "alice" in listing.content.decode()
+    assert deleted.status_code == 302
+    assert with_token(key).get("/api/tickets/").status_code == 401
+    assert not AuthToken.objects.filter(user=alice).exists()
