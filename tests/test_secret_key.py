@@ -79,6 +79,32 @@ def test_later_starts_sign_with_the_same_key(tmp_path):
     assert first == second
 
 
+def test_processes_starting_together_agree_on_one_key(tmp_path):
+    # `make run` starts the checker and the server at once, on a fresh clone.
+    key_file = tmp_path / "secret_key"
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
+            cwd=REPO,
+            env={
+                "PATH": os.environ.get("PATH", ""),
+                "PYTHON_DOTENV_DISABLED": "1",
+                "DJANGO_SETTINGS_MODULE": "watchdog.settings",
+                "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+                "STATIC_ROOT": str(tmp_path),
+                "SECRET_KEY_FILE": str(key_file),
+            },
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+
+    keys = {process.communicate(timeout=60)[0].strip() for process in starting}
+
+    assert keys == {key_file.read_text().strip()}
+
+
 def test_two_installations_sign_with_different_keys(tmp_path):
     ours = installation_secret_key(tmp_path / "ours")
     theirs = installation_secret_key(tmp_path / "theirs")
