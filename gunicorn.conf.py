@@ -6,13 +6,23 @@ itself is in watchdog/settings.py. Read with the same strict readers and the sam
 
 import multiprocessing
 import os
+import sys
 from pathlib import Path
 
 from dotenv import load_dotenv
 
-from watchdog.environment import env_choice, env_int, env_str
+from watchdog.environment import env_bool, env_choice, env_int, env_str
 
 load_dotenv(Path(__file__).resolve().parent / ".env", override=False)
+
+# gunicorn is how the service is served for real (make stack, the Procfile, systemd,
+# Docker), and development settings have no place there: DEBUG's error pages show code
+# and settings to any client, and its signing key is a file made on one machine.
+if env_bool("DEBUG", True):
+    sys.exit(
+        "gunicorn.conf.py: DEBUG is true (its default). gunicorn serves production: set "
+        "DEBUG=false with SECRET_KEY and ALLOWED_HOSTS (README: Deploying), or use `make run`."
+    )
 
 # 127.0.0.1 unless told otherwise: the service belongs behind a TLS-terminating proxy.
 bind = f"{env_str('HOST', '127.0.0.1')}:{env_int('PORT', 8000, minimum=1, maximum=65535)}"

@@ -1,9 +1,21 @@
-from typing import Any
+from typing import Any, cast
 
 from django.contrib.auth.models import User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils import timezone
 from rest_framework import serializers
+from rest_framework.exceptions import AuthenticationFailed
+from rest_framework_simplejwt.serializers import (
+    TokenObtainPairSerializer,
+    TokenObtainSerializer,
+    TokenRefreshSerializer,
+)
+from rest_framework_simplejwt.settings import api_settings as jwt_settings
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from accounts.authentication import live_login_of
+from accounts.logins import RefreshTokenUsed, refresh_jwt_login, start_jwt_login
 
 
 class RegistrationSerializer(serializers.Serializer[Any]):
@@ -31,3 +43,57 @@ class RegistrationSerializer(serializers.Serializer[Any]):
 
 class TokenSerializer(serializers.Serializer[Any]):
     token = serializers.CharField(read_only=True)
+
+
+class RegisteredSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField(read_only=True)
+    username = serializers.CharField(read_only=True)
+    token = serializers.CharField(read_only=True)
+
+
+class JwtPairSerializer(serializers.Serializer[Any]):
+    access = serializers.CharField(read_only=True)
+    refresh = serializers.CharField(read_only=True)
+
+
+class RefreshTokenSerializer(serializers.Serializer[Any]):
+    refresh = serializers.CharField(write_only=True)
+
+
+class ErrorSerializer(serializers.Serializer[Any]):
+    """The body of a 401 or 429 (simplejwt adds `code`, and `messages` on a bad token)."""
+
+    detail = serializers.CharField(read_only=True)
+    # Not read-only, so that the schema does not call it required.
+    code = serializers.CharField(required=False)
+
+
+class JwtObtainSerializer(TokenObtainPairSerializer):
+    """Username and password in; a new JWT login's access and refresh tokens out (or 401)."""
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        TokenObtainSerializer.validate(self, attrs)  # authenticates: self.user, or 401
+        pair = start_jwt_login(user=cast(User, self.user), now=timezone.now())
+        return {"access": pair.access, "refresh": pair.refresh}
+
+
+class JwtRefreshSerializer(TokenRefreshSerializer):
+    """A refresh token in; a new access token and the next refresh token out (or 401).
+
+    Each refresh token works once and never outlives its login (JWT_REFRESH_LIFETIME from
+    sign-in, however often it is rotated).
+    """
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, str]:
+        now = timezone.now()
+        refresh = RefreshToken(attrs["refresh"])  # TokenError: the view answers 401
+        login = live_login_of(refresh.payload, now=now)
+        try:
+            pair = refresh_jwt_login(
+                login=login, refresh_jti=str(refresh.payload.get(jwt_settings.JTI_CLAIM)), now=now
+            )
+        except RefreshTokenUsed:
+            raise AuthenticationFailed(
+                "Token has already been used.", code="token_not_valid"
+            ) from None
+        return {"access": pair.access, "refresh": pair.refresh}

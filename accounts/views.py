@@ -4,17 +4,31 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.utils import timezone
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
-from rest_framework.authtoken.views import ObtainAuthToken
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
-from accounts.serializers import RegistrationSerializer, TokenSerializer
-from accounts.services import UsernameTaken, register_user, revoke_token
+from accounts.authentication import login_of_request
+from accounts.logins import end_login, start_token_login
+from accounts.serializers import (
+    ErrorSerializer,
+    JwtObtainSerializer,
+    JwtPairSerializer,
+    JwtRefreshSerializer,
+    RefreshTokenSerializer,
+    RegisteredSerializer,
+    RegistrationSerializer,
+    TokenSerializer,
+)
+from accounts.services import UsernameTaken, register_user
 from watchdog.authentication import request_user
 from watchdog.ratelimits import enforce, ip_key
 
@@ -47,21 +61,62 @@ def enforce_login_limits(request: Request) -> None:
         )
 
 
-_LIMITED = {429: OpenApiResponse(description="Too many attempts; see Retry-After.")}
+_LIMITED = {
+    429: OpenApiResponse(ErrorSerializer, description="Too many attempts; see Retry-After.")
+}
+_BAD_REQUEST = {
+    400: OpenApiResponse(
+        OpenApiTypes.OBJECT,
+        description="Malformed body, or a field missing or invalid: one list of messages "
+        "per field, or a `detail`.",
+    )
+}
+_UNAUTHENTICATED = {
+    401: OpenApiResponse(
+        ErrorSerializer,
+        description="Wrong credentials, or a token that is invalid, expired or of an ended login.",
+    )
+}
 
 
-class ObtainTokenView(ObtainAuthToken):
-    """`POST /api-token-auth/` with username and password; answers `{"token": ...}`."""
+class ObtainTokenView(APIView):
+    """`POST /api-token-auth/` with username and password; answers `{"token": ...}`.
 
-    @extend_schema(responses={200: TokenSerializer, 400: OpenApiResponse(), **_LIMITED})
-    def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+    Each call signs in anew: a new token, valid for API_TOKEN_LIFETIME, ended by logout.
+    """
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+    # As DRF's ObtainAuthToken, which this endpoint replaced: forms are still accepted.
+    parser_classes = [JSONParser, FormParser, MultiPartParser]
+
+    @extend_schema(
+        request=AuthTokenSerializer,
+        responses={
+            200: TokenSerializer,
+            400: OpenApiResponse(
+                OpenApiTypes.OBJECT,
+                description="Wrong username or password (`non_field_errors`), a field "
+                "missing, or a malformed body.",
+            ),
+            **_LIMITED,
+        },
+    )
+    def post(self, request: Request) -> Response:
         enforce_login_limits(request)
-        return super().post(request, *args, **kwargs)
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        serializer.is_valid(raise_exception=True)
+        token = start_token_login(user=serializer.validated_data["user"], now=timezone.now())
+        return Response({"token": token})
 
 
 class RateLimitedTokenObtainPairView(TokenObtainPairView):
+    """`POST /api/token/`: a new JWT login, as an access and a refresh token."""
+
+    serializer_class = JwtObtainSerializer
+
     @extend_schema(
-        responses={200: OpenApiResponse(description="access and refresh JWTs"), **_LIMITED}
+        responses={200: JwtPairSerializer, **_BAD_REQUEST, **_UNAUTHENTICATED, **_LIMITED}
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce_login_limits(request)
@@ -69,18 +124,37 @@ class RateLimitedTokenObtainPairView(TokenObtainPairView):
 
 
 class RateLimitedTokenRefreshView(TokenRefreshView):
-    @extend_schema(responses={200: OpenApiResponse(description="a new access JWT"), **_LIMITED})
+    """`POST /api/token/refresh/`: a refresh token for a new pair; the old one stops working."""
+
+    serializer_class = JwtRefreshSerializer
+
+    @extend_schema(
+        request=RefreshTokenSerializer,
+        responses={200: JwtPairSerializer, **_BAD_REQUEST, **_UNAUTHENTICATED, **_LIMITED},
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce(request, group="jwt-refresh-ip", key=ip_key, rate=settings.RATELIMIT_LOGIN_PER_IP)
         return super().post(request, *args, **kwargs)
 
 
 class LogoutView(APIView):
-    """Revoke the caller's API token; the next request with it answers 401."""
+    """End the login of the credential used: its API token, or all its JWTs.
 
-    @extend_schema(request=None, responses={204: None, 401: OpenApiResponse()})
+    With a JWT, the access token's login ends, so its refresh tokens stop working too.
+    """
+
+    @extend_schema(
+        request=None,
+        responses={
+            204: OpenApiResponse(description="Signed out."),
+            401: OpenApiResponse(ErrorSerializer, description="No credentials, or not valid ones."),
+        },
+    )
     def post(self, request: Request) -> Response:
-        revoke_token(user=request_user(request))
+        request_user(request)  # 401 without credentials
+        login = login_of_request(request.auth)
+        if login is not None:
+            end_login(login=login)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -93,9 +167,9 @@ class RegisterView(APIView):
     @extend_schema(
         request=RegistrationSerializer,
         responses={
-            201: TokenSerializer,
-            400: OpenApiResponse(),
-            404: OpenApiResponse(),
+            201: RegisteredSerializer,
+            **_BAD_REQUEST,
+            404: OpenApiResponse(ErrorSerializer, description="Registration is closed."),
             **_LIMITED,
         },
     )
@@ -118,6 +192,6 @@ class RegisterView(APIView):
                 {"username": ["A user with that username already exists."]}
             ) from None
         return Response(
-            {"id": user.pk, "username": user.get_username(), "token": token.key},
+            {"id": user.pk, "username": user.get_username(), "token": token},
             status=status.HTTP_201_CREATED,
         )

@@ -112,8 +112,9 @@ def load(*, tickets: int, now: str, reuse: bool) -> tuple[Users, bool]:
     from django.conf import settings
     from django.contrib.auth.models import User
     from django.db import connection
-    from rest_framework.authtoken.models import Token
+    from django.utils import timezone
 
+    from accounts.logins import start_token_login
     from tickets.models import Ticket
 
     spec = dataset.Spec(
@@ -141,12 +142,12 @@ def load(*, tickets: int, now: str, reuse: bool) -> tuple[Users, bool]:
                 Ticket(owner=user, title=f"other {k}", deadline=deadline + timedelta(minutes=k))
                 for k in range(OTHER_TICKETS)
             )
-        others.append((user.pk, Token.objects.get_or_create(user=user)[0].key))
+        others.append((user.pk, start_token_login(user=user, now=timezone.now())))
     # Also after a reused run's deletions: this server runs no autovacuum, and a stale
     # visibility map makes the COUNT's index-only scan visit the heap.
     ds.analyze()
     main = User.objects.get(pk=1)
-    return Users(Token.objects.get_or_create(user=main)[0].key, main.pk, others), reused
+    return Users(start_token_login(user=main, now=timezone.now()), main.pk, others), reused
 
 
 def cleanup_created() -> int:

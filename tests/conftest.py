@@ -8,9 +8,12 @@ import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.core.cache import cache
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from knox.models import AuthToken
 from rest_framework.test import APIClient
 
+from accounts.logins import start_token_login
+from accounts.models import Login
 from tickets import services
 from tickets.models import Ticket
 
@@ -65,9 +68,17 @@ def staff(make_user: Callable[..., User]) -> User:
 
 
 def client_for(user: User) -> APIClient:
+    """A client signed in as `user` with an API token, as `POST /api-token-auth/` gives.
+
+    Its login lasts ten years: tests about other things move the clock by days.
+    """
     client = APIClient()
-    token, _ = Token.objects.get_or_create(user=user)
-    client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    key = start_token_login(user=user, now=timezone.now())
+    token = AuthToken.objects.get(token_key=key[:15])
+    far = timezone.now() + timedelta(days=3650)
+    AuthToken.objects.filter(pk=token.pk).update(expiry=far)
+    Login.objects.filter(api_token=token).update(expires_at=far)
+    client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
     return client
 
 

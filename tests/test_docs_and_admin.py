@@ -65,7 +65,9 @@ def schema(db) -> dict[str, Any]:
         ("/api/tickets/{id}/", "delete", {"204", "401", "404"}),
         ("/api/tickets/{id}/notifications/", "get", {"200", "401", "404"}),
         ("/api-token-auth/", "post", {"200", "400", "429"}),
-        ("/api/token/", "post", {"200", "429"}),
+        ("/api/token/", "post", {"200", "400", "401", "429"}),
+        ("/api/token/refresh/", "post", {"200", "400", "401", "429"}),
+        ("/api/logout/", "post", {"204", "401"}),
         ("/register/", "post", {"201", "400", "404", "429"}),
     ],
 )

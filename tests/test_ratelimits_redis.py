@@ -32,10 +32,11 @@ import django
 django.setup()
 from django.contrib.auth.models import User
 from django.core.management import call_command
-from rest_framework.authtoken.models import Token
+from django.utils import timezone
+from accounts.logins import start_token_login
 call_command("migrate", verbosity=0)
 user = User.objects.create_user("alice", "alice@example.com", "correct horse battery staple")
-print(user.pk, Token.objects.create(user=user).key)
+print(user.pk, start_token_login(user=user, now=timezone.now()))
 """
 
 SERVE = """
@@ -96,6 +97,8 @@ def environment(tmp_path: Path) -> Iterator[dict[str, str]]:
         "PYTHON_DOTENV_DISABLED": "1",
         "DJANGO_SETTINGS_MODULE": "watchdog.settings",
         "DEBUG": "true",
+        # One installation: the servers check the tokens the setup process made.
+        "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.sqlite3'}",
         "REDIS_URL": REDIS_URL,
         "CACHE_KEY_PREFIX": prefix,

@@ -37,6 +37,7 @@ def environment(tmp_path: Path, **variables: str) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "watchdog.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
         "STATIC_ROOT": str(tmp_path),
+        "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
         **variables,
     }
 

@@ -14,6 +14,7 @@ the compose file is parsed, not run; systemd units go through `systemd-analyze v
 
 import configparser
 import os
+import secrets
 import shutil
 import signal
 import socket
@@ -170,6 +171,9 @@ def stack(transactional_db, broker_url, smtp_server, tmp_path, settings, stack_o
     environment = {
         **os.environ,
         "PYTHON_DOTENV_DISABLED": "1",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": LOOPBACK,
         "DATABASE_URL": current_database_url(),
         "CELERY_BROKER_URL": url,
         "CELERY_QUEUE": queue,
@@ -364,6 +368,9 @@ def test_gunicorn_serves_the_service_with_its_config_file(tmp_path):
     environment = {
         **os.environ,
         "PYTHON_DOTENV_DISABLED": "1",
+        "DEBUG": "false",
+        "SECRET_KEY": secrets.token_urlsafe(64),
+        "ALLOWED_HOSTS": LOOPBACK,
         "DATABASE_URL": current_database_url(),
         "HOST": LOOPBACK,
         "PORT": str(port),
@@ -474,7 +481,15 @@ def test_gunicorn_reads_its_settings_from_the_environment():
     result = subprocess.run(  # noqa: S603
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--print-config", "watchdog.wsgi"],
         cwd=REPO,
-        env={**os.environ, "PYTHON_DOTENV_DISABLED": "1", "PORT": "8123", "WEB_CONCURRENCY": "3"},
+        env={
+            **os.environ,
+            "PYTHON_DOTENV_DISABLED": "1",
+            "DEBUG": "false",
+            "SECRET_KEY": secrets.token_urlsafe(64),
+            "ALLOWED_HOSTS": LOOPBACK,
+            "PORT": "8123",
+            "WEB_CONCURRENCY": "3",
+        },
         capture_output=True,
         text=True,
         timeout=60,

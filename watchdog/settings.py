@@ -25,6 +25,7 @@ from watchdog.environment import (
     env_rate,
     env_str,
 )
+from watchdog.secret_key import installation_secret_key
 
 # Lets runtime code write the generic forms the type checker reads: ModelAdmin[Ticket].
 django_stubs_ext.monkeypatch()
@@ -38,21 +39,27 @@ load_dotenv(BASE_DIR / ".env", override=False)
 # --- Core ---------------------------------------------------------------------------------
 
 DEBUG = env_bool("DEBUG", True)
-_DEV_SECRET_KEY = "django-insecure-development-only-never-use-in-production"  # noqa: S105
-SECRET_KEY = env_str("SECRET_KEY", _DEV_SECRET_KEY if DEBUG else "")
+# Whoever knows SECRET_KEY can sign a JWT for any user, so no key is ever written in the
+# repository. Production sets it (DEBUG=false refuses to start without); a development
+# installation without one gets a random key of its own, made on first start and kept in
+# SECRET_KEY_FILE (under var/, outside git). Not in production: each host or container
+# would make a different key, and a lost var/ would sign everyone out.
+SECRET_KEY = env_str("SECRET_KEY")
+SECRET_KEY_FILE = Path(env_str("SECRET_KEY_FILE", str(VAR_DIR / "secret_key")))
+if not SECRET_KEY and DEBUG:
+    SECRET_KEY = installation_secret_key(SECRET_KEY_FILE)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 
-if not DEBUG:
-    if not SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
-        raise ImproperlyConfigured(
-            "SECRET_KEY must be set to a random value of at least 50 characters when "
-            "DEBUG=false. Generate one with: python -c 'import secrets; "
-            "print(secrets.token_urlsafe(64))'"
-        )
-    if not ALLOWED_HOSTS:
-        raise ImproperlyConfigured(
-            "ALLOWED_HOSTS must list the host names this service answers to when DEBUG=false."
-        )
+if not SECRET_KEY or SECRET_KEY.startswith("django-insecure") or len(SECRET_KEY) < 50:
+    raise ImproperlyConfigured(
+        "SECRET_KEY must be a random value of at least 50 characters (it is required "
+        "when DEBUG=false). Generate one with: python -c 'import secrets; "
+        "print(secrets.token_urlsafe(64))'"
+    )
+if not DEBUG and not ALLOWED_HOSTS:
+    raise ImproperlyConfigured(
+        "ALLOWED_HOSTS must list the host names this service answers to when DEBUG=false."
+    )
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -63,8 +70,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
-    "rest_framework_simplejwt.token_blacklist",
+    "knox",
     "django_filters",
     "django_ratelimit",
     "drf_spectacular",
@@ -291,8 +297,8 @@ SILENCED_SYSTEM_CHECKS = [
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        "accounts.authentication.ApiTokenAuthentication",
+        "accounts.authentication.LoginJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -305,10 +311,28 @@ REST_FRAMEWORK = {
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
+# Every credential belongs to a login (accounts.models.Login), which ends at logout, at
+# its expiry, or when the user's password changes: docs/authentication.md.
+# API tokens (knox: stored hashed), from POST /api-token-auth/ and registration.
+API_TOKEN_LIFETIME = timedelta(hours=env_int("API_TOKEN_LIFETIME_HOURS", 10, minimum=1))
+# JWTs from POST /api/token/: refreshing never extends a login past this, from sign-in.
+JWT_REFRESH_LIFETIME = timedelta(hours=env_int("JWT_REFRESH_LIFETIME_HOURS", 24, minimum=1))
+JWT_ACCESS_LIFETIME = timedelta(minutes=env_int("JWT_ACCESS_LIFETIME_MINUTES", 5, minimum=1))
+# knox's token model is swappable, and a relation to it names this setting.
+KNOX_TOKEN_MODEL = "knox.AuthToken"  # noqa: S105 (a model, not a secret)
+REST_KNOX = {
+    "TOKEN_TTL": API_TOKEN_LIFETIME,
+    "AUTO_REFRESH": False,
+}
 SIMPLE_JWT = {
     "SIGNING_KEY": SECRET_KEY,
+    "ALGORITHM": "HS256",
+    "ACCESS_TOKEN_LIFETIME": JWT_ACCESS_LIFETIME,
+    "REFRESH_TOKEN_LIFETIME": JWT_REFRESH_LIFETIME,
+    # Rotation and single use are the login's (Login.refresh_jti), not simplejwt's
+    # blacklist app, which keeps every refresh token in plain text.
     "ROTATE_REFRESH_TOKENS": True,
-    "BLACKLIST_AFTER_ROTATION": True,
+    "BLACKLIST_AFTER_ROTATION": False,
 }
 
 SPECTACULAR_SETTINGS = {
