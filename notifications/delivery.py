@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
@@ -24,6 +24,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from notifications import latency
+from notifications.addresses import UnsendableMessage, prepare
 from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
 from tickets.models import Ticket
@@ -184,6 +185,11 @@ def _send_all(
             _mark_skipped(notification)
             report.skipped += 1
             continue
+        try:
+            message = _build(connection, notification, recipient)
+        except DeliveryError as error:
+            _record_failure(notification, error, report)  # the connection was not touched
+            continue
         if not opened:
             try:
                 connection.open()
@@ -194,7 +200,7 @@ def _send_all(
                 _fail_unreachable(claimed[index:], error, report)
                 return
         try:
-            _send(connection, notification, recipient)
+            _send(connection, message)
         except DeliveryError as error:
             _close_quietly(connection)  # its state is unknown; reopen for the next one
             opened = False
@@ -236,10 +242,32 @@ def _ids(notification: Notification, **more: object) -> dict[str, object]:
     }
 
 
-def _send(connection: BaseEmailBackend, notification: Notification, recipient: str) -> None:
-    message = build_message(
-        notification, recipient=recipient, now=timezone.now(), connection=connection
-    )
+def _build(
+    connection: BaseEmailBackend, notification: Notification, recipient: str
+) -> EmailMessage:
+    """The message, formatted once as the backend will: any failure here is permanent.
+
+    What cannot be built from this row's data today cannot be built tomorrow either, and
+    whatever its exception class, it is this one row's failure: recorded on the row, and
+    the rest of the batch goes on.
+    """
+    try:
+        message = build_message(
+            notification, recipient=recipient, now=timezone.now(), connection=connection
+        )
+        prepare(message)
+    except DatabaseError:
+        raise  # not the row's fault: the caller's retry or the loop deals with it
+    except UnsendableMessage as error:
+        raise DeliveryError(str(error), permanent=True) from error
+    except Exception as error:
+        raise DeliveryError(
+            f"cannot build the message: {type(error).__name__}: {error}", permanent=True
+        ) from error
+    return message
+
+
+def _send(connection: BaseEmailBackend, message: EmailMessage) -> None:
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
@@ -257,6 +285,13 @@ def _send(connection: BaseEmailBackend, notification: Notification, recipient: s
         raise DeliveryError(f"{error.smtp_code} {error.smtp_error!r}", permanent=False) from error
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryError(f"{type(error).__name__}: {error}", permanent=False) from error
+    except Exception as error:
+        # Anything else the backend raises (a codec, a bug in a third-party backend) is
+        # not understood, so it is retried with backoff like a refusal, and given up
+        # after SLA_DELIVERY_MAX_ATTEMPTS: never left pending for ever.
+        raise DeliveryError(
+            f"unexpected {type(error).__name__}: {error}", permanent=False
+        ) from error
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:
@@ -371,20 +406,25 @@ def _record_failure(
         ours.update(
             attempts=max(1, attempts - 1),
             next_attempt_at=timezone.now() + retry_delay(1),
-            last_error=str(error)[:2000],
+            last_error=_error_text(error),
         )
         report.retrying += 1
     elif give_up:
         ours.update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=str(error)[:2000]
+            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=_error_text(error)
         )
         report.failed += 1
     else:
         ours.update(
-            next_attempt_at=timezone.now() + retry_delay(attempts), last_error=str(error)[:2000]
+            next_attempt_at=timezone.now() + retry_delay(attempts), last_error=_error_text(error)
         )
         report.retrying += 1
     report.errors.append(str(error))
+
+
+def _error_text(error: Exception) -> str:
+    # PostgreSQL text cannot hold NUL, and an error may quote a row's data.
+    return str(error).replace("\x00", "\\x00")[:2000]
 
 
 def _release(unsent: list[Notification]) -> None:

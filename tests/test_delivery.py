@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.mail.backends import locmem as locmem_backend
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
@@ -406,6 +407,78 @@ def test_exhausted_attempts_fail_visibly_and_the_admin_retry_requeues_them(
     smtp_settings.refusing_temporarily = False
     assert deliver_due().sent == 1
     assert smtp_settings.message_ids() == [created.message_id]
+
+
+# --- One bad row never stops delivery -------------------------------------------------------
+
+# Addresses Django's EmailValidator accepts that no mail can be sent to: formatting the
+# first raises HeaderParseError ("embedded header"); the others split the To header in two
+# (str.splitlines() ends a line at \x0b, \x0c and \x1c-\x1e) or reach the envelope raw.
+POISONED = ['"NL\x1d~F:"@example.com', '"a\x1cb"@example.com', '"a\x0cb"@example.com']
+
+
+@pytest.mark.parametrize("address", POISONED)
+def test_an_address_that_cannot_be_sent_fails_its_email_and_the_batch_goes_on(
+    clock, make_ticket, make_user, smtp_settings, address
+):
+    make_ticket(due_in=2 * HOUR)  # before the bad row
+    poisoned = make_ticket(due_in=2 * HOUR, owner=make_user("eve", email=address))
+    after = make_ticket(due_in=2 * HOUR, owner=make_user("bob"))
+
+    report = deliver_due()
+    clock.move_to(T0 + 24 * HOUR)
+    later = deliver_due()
+
+    assert (report.sent, report.failed, report.retrying) == (2, 1, 0)
+    assert (later.sent, later.failed, later.retrying) == (0, 0, 0)
+    failed = row(poisoned, "created")
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.next_attempt_at is None
+    assert failed.last_error
+    assert row(after, "created").status == DeliveryStatus.SENT
+    assert [m.rcpt_tos for m in smtp_settings.received()] == [(ALICE,), ("bob@example.com",)]
+
+
+def test_an_email_that_cannot_be_built_fails_for_good_and_the_batch_goes_on(
+    clock, make_ticket, smtp_settings
+):
+    broken = make_ticket(due_in=2 * HOUR)
+    fine = make_ticket(due_in=2 * HOUR)
+    # A kind no headline exists for: build_message raises KeyError.
+    Notification.objects.filter(ticket=broken).update(metric="first_response")
+
+    report = deliver_due()
+
+    assert (report.sent, report.failed) == (1, 1)
+    failed = Notification.objects.get(ticket=broken)
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.last_error.startswith("cannot build the message: KeyError")
+    assert row(fine, "created").status == DeliveryStatus.SENT
+
+
+def test_an_unexpected_error_from_the_backend_is_retried_and_given_up_on_in_time(
+    clock, make_ticket, settings
+):
+    settings.EMAIL_BACKEND = "tests.test_delivery.ExplodingBackend"
+    settings.SLA_DELIVERY_MAX_ATTEMPTS = 2
+    ticket = make_ticket(due_in=2 * HOUR)
+
+    first = deliver_due()
+    clock.move_to(row(ticket, "created").next_attempt_at)
+    second = deliver_due()
+
+    assert (first.retrying, first.failed, second.failed) == (1, 0, 1)
+    failed = row(ticket, "created")
+    assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 2)
+    assert failed.last_error == "unexpected UnicodeError: a codec choked"
+
+
+class ExplodingBackend(locmem_backend.EmailBackend):
+    """A backend that raises what neither smtplib nor a socket would."""
+
+    def send_messages(self, messages):
+        raise UnicodeError("a codec choked")
 
 
 # --- Nobody to send to --------------------------------------------------------------------
