@@ -32,6 +32,7 @@ from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
 
+HELD_REASON = "held until the owner confirms their email address"
 # The least part of every claimed batch kept for retries while new rows are waiting.
 RETRY_SHARE = 0.1
 
@@ -42,6 +43,7 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     skipped: int = 0
+    held: int = 0  # the owner has not confirmed their address yet
     errors: list[str] = field(default_factory=list)
     # deliver_due stopped at its time budget or batch limit with a full last batch: more
     # emails may well be due.
@@ -54,6 +56,7 @@ class DeliveryReport:
         self.retrying += other.retrying
         self.failed += other.failed
         self.skipped += other.skipped
+        self.held += other.held
         self.errors.extend(other.errors)
         self.unreachable = self.unreachable or other.unreachable
 
@@ -133,7 +136,7 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
             attempts=F("attempts") + 1, next_attempt_at=lease_end
         )
     rows = Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
-    by_id = {row.pk: row for row in rows.select_related("ticket__owner")}
+    by_id = {row.pk: row for row in rows.select_related("ticket__owner__email_confirmation")}
     return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
 
 
@@ -180,11 +183,9 @@ def _send_all(
         if time.monotonic() - started > budget:
             _release(claimed[index:])
             return
-        recipient = notification.ticket.owner.email
-        if not recipient:
-            _mark_skipped(notification)
-            report.skipped += 1
+        if _set_aside(notification, report):
             continue
+        recipient = notification.ticket.owner.email
         try:
             message = _build(connection, notification, recipient)
         except DeliveryError as error:
@@ -224,11 +225,22 @@ def _fail_unreachable(unsent: list[Notification], error: Exception, report: Deli
     report.unreachable = True
     for notification in unsent:
         # Nobody to send to is not a failure, whether or not the server is up.
-        if notification.ticket.owner.email:
+        if not _set_aside(notification, report):
             _record_failure(notification, failure, report)
-        else:
-            _mark_skipped(notification)
-            report.skipped += 1
+
+
+def _set_aside(notification: Notification, report: DeliveryReport) -> bool:
+    """Skip a row with nobody to send to, hold one for an unconfirmed address: True if so."""
+    owner = notification.ticket.owner
+    if not owner.email:
+        _mark_skipped(notification)
+        report.skipped += 1
+        return True
+    if hasattr(owner, "email_confirmation"):  # accounts.EmailConfirmation: not confirmed
+        _hold(notification)
+        report.held += 1
+        return True
+    return False
 
 
 def _ids(notification: Notification, **more: object) -> dict[str, object]:
@@ -375,6 +387,29 @@ def _mark_skipped(notification: Notification) -> None:
     )
     Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
         status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error="owner has no email address"
+    )
+
+
+def _hold(notification: Notification) -> None:
+    """Set the row aside, not counting this as an attempt, until its owner confirms.
+
+    Out of the pending rows, so it neither blocks a batch nor ages the backlog;
+    accounts.confirmation queues it again (notifications.outbox.release_held), and a held
+    warning that stops being true is cancelled like a pending one (outbox.cancel_stale).
+    """
+    log.info(
+        "notification %s for ticket %s held: owner has not confirmed their address",
+        notification.pk,
+        notification.ticket_id,
+        extra=_ids(notification),
+    )
+    Notification.objects.filter(
+        pk=notification.pk, status=DeliveryStatus.PENDING, attempts=notification.attempts
+    ).update(
+        status=DeliveryStatus.HELD,
+        attempts=F("attempts") - 1,
+        next_attempt_at=None,
+        last_error=HELD_REASON,
     )
 
 

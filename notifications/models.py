@@ -11,6 +11,7 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent"  # accepted by the mail server
     FAILED = "failed"  # gave up: permanent error or attempts exhausted; retry from admin
     SKIPPED = "skipped"  # nobody to send to (owner without an email address)
+    HELD = "held"  # owner has not confirmed their address yet; queued again when they do
     CANCELLED = "cancelled"  # no longer true: ticket resolved, deadline moved, superseded
 
 

@@ -265,6 +265,10 @@ CELERY_TIMEZONE = "UTC"
 # --- API ----------------------------------------------------------------------------------
 
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
+# How long a registration's email confirmation link stays valid (docs/email.md).
+EMAIL_CONFIRMATION_MAX_AGE_SECONDS = env_int(
+    "EMAIL_CONFIRMATION_MAX_AGE_SECONDS", 3 * 24 * 3600, minimum=60
+)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
 # Numbered pages count the matching tickets up to this many (or to the end of the page
@@ -334,6 +338,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.NotOnlyWhitespaceValidator"},
 ]
 
 # --- Time, language, static files --------------------------------------------------------
