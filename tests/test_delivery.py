@@ -177,6 +177,50 @@ def test_a_non_ascii_title_survives_in_the_subject(clock, make_ticket, smtp_sett
     )
 
 
+@pytest.mark.parametrize(
+    "title",
+    [
+        "=?utf-8?b?WW91ciBhY2NvdW50IGlzIGxvY2tlZA==?=",  # "Your account is locked"
+        "Pay =?utf-8?q?now_at_evil=2Eexample?= please",
+        "=?iso-8859-1?q?caf=E9?= and Größe",
+        "=?utf-8?b?" + "QUFB" * 25 + "?=",  # longer than a header line
+    ],
+)
+def test_an_encoded_word_in_a_title_arrives_as_typed_not_decoded(
+    clock, make_ticket, smtp_settings, title
+):
+    ticket = make_ticket(due_in=2 * HOUR, title=title)
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    assert message.subject == f"[SLA Watchdog] Ticket created: #{ticket.pk} {title}"
+    assert f"  {title}" in message.body("plain").splitlines()
+    assert title in message.body("html")
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("invoice\u202egnp.exe", "invoice<U+202E>gnp.exe"),
+        ("\u202dabc\u202c and \u2067def\u2069", "<U+202D>abc<U+202C> and <U+2067>def<U+2069>"),
+    ],
+)
+def test_a_bidirectional_override_in_a_title_is_shown_not_obeyed(
+    clock, make_ticket, smtp_settings, title, shown
+):
+    ticket = make_ticket(due_in=2 * HOUR, title=title)
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    assert message.subject == f"[SLA Watchdog] Ticket created: #{ticket.pk} {shown}"
+    assert f"  {shown}" in message.body("plain").splitlines()
+    assert shown.replace("<", "&lt;").replace(">", "&gt;") in message.body("html")
+    for text in (message.subject, message.body("plain"), message.body("html")):
+        assert not re.search("[\u202a-\u202e\u2066-\u2069]", text)
+
+
 def test_the_html_part_escapes_the_title(clock, make_ticket, smtp_settings):
     make_ticket(due_in=2 * HOUR, title="<script>alert(1)</script> & co")
 
