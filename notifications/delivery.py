@@ -446,7 +446,10 @@ def _record_failure(
         report.retrying += 1
     elif give_up:
         ours.update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=_error_text(error)
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            failed_at=timezone.now(),
+            last_error=_error_text(error),
         )
         report.failed += 1
     else:
@@ -474,5 +477,9 @@ def retry_failed(*, notification_ids: list[int]) -> int:
     return Notification.objects.filter(
         pk__in=notification_ids, status=DeliveryStatus.FAILED
     ).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        failed_at=None,
+        last_error="",
     )

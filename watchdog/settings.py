@@ -408,6 +408,8 @@ HEALTH_CHECKER_STALE_SECONDS = env_int(
 )
 # ...or when an email has been due for this long without any sender taking it.
 HEALTH_MAX_OVERDUE_SECONDS = env_int("HEALTH_MAX_OVERDUE_SECONDS", 300, minimum=1)
+# /healthz and /metrics count the emails given up on within this window (docs/email.md).
+HEALTH_FAILED_WINDOW_SECONDS = env_int("HEALTH_FAILED_WINDOW_SECONDS", 3600, minimum=60)
 # Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>". Empty: only
 # staff users signed in to the admin can read it; anyone else gets 404.
 METRICS_TOKEN = env_str("METRICS_TOKEN")
