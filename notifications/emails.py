@@ -3,6 +3,7 @@
 import re
 from datetime import UTC, datetime, timedelta
 from email.header import Header
+from typing import Any
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
@@ -63,6 +64,22 @@ def _time_left(seconds: int) -> str:
     return timeuntil(_EPOCH + timedelta(seconds=seconds), _EPOCH, depth=2)
 
 
+class FormattedOnce(EmailMultiAlternatives):
+    """A message whose MIME form is built once and kept.
+
+    Delivery formats every message before sending it (notifications.addresses.prepare),
+    and the SMTP backend formats it again to send it: about half a millisecond an email,
+    a quarter of a sender's time per email. Nothing changes the message in between.
+    """
+
+    _formatted: Any = None
+
+    def message(self) -> Any:
+        if self._formatted is None:
+            self._formatted = super().message()
+        return self._formatted
+
+
 def build_message(
     notification: Notification,
     *,
@@ -82,7 +99,7 @@ def build_message(
         "deadline_iso": notification.deadline.isoformat(),
         "deadline_relative": describe_deadline(notification.deadline, now),
     }
-    message = EmailMultiAlternatives(
+    message = FormattedOnce(
         subject=literal_header(f"[SLA Watchdog] {headline}: #{ticket.pk} {one_line(ticket.title)}"),
         body=render_to_string("notifications/email.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
@@ -96,4 +113,4 @@ def build_message(
         connection=connection,
     )
     message.attach_alternative(render_to_string("notifications/email.html", context), "text/html")
-    return message
+    return message  # complete: formatted no earlier than here
