@@ -93,6 +93,16 @@ def test_registration_mails_a_confirmation_link_and_nothing_else(clock, db):
     assert EmailConfirmation.objects.filter(user__username="dave").exists()
 
 
+def test_with_the_console_backend_the_link_is_printed(clock, db, settings, capsys):
+    settings.EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend"  # make run's
+
+    register()
+
+    out = capsys.readouterr().out
+    assert "To: dave@example.com" in out
+    assert "curl -X POST 'http://testserver/api/confirm-email/?token=" in out
+
+
 def test_opening_the_link_confirms_nothing(clock, db):
     register()
 
