@@ -15,7 +15,12 @@ from rest_framework_simplejwt.settings import api_settings as jwt_settings
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from accounts.authentication import live_login_of
+from accounts.confirmation import email_taken
 from accounts.logins import RefreshTokenUsed, refresh_jwt_login, start_jwt_login
+from accounts.usernames import lookalike_of
+from notifications.addresses import validate_deliverable
+
+EMAIL_TAKEN = "A user with that email address already exists."
 
 
 class RegistrationSerializer(serializers.Serializer[Any]):
@@ -30,6 +35,18 @@ class RegistrationSerializer(serializers.Serializer[Any]):
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username__iexact=value).exists():
             raise serializers.ValidationError("A user with that username already exists.")
+        if lookalike_of(value) is not None:
+            raise serializers.ValidationError("This username looks too much like an existing one.")
+        return value
+
+    def validate_email(self, value: str) -> str:
+        # Refused here if no mail could be sent to it: the same check delivery makes.
+        try:
+            validate_deliverable(value)
+        except DjangoValidationError as error:
+            raise serializers.ValidationError(list(error.messages)) from None
+        if email_taken(email=value, now=timezone.now()):
+            raise serializers.ValidationError(EMAIL_TAKEN)
         return value
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -97,3 +114,13 @@ class JwtRefreshSerializer(TokenRefreshSerializer):
                 "Token has already been used.", code="token_not_valid"
             ) from None
         return {"access": pair.access, "refresh": pair.refresh}
+
+
+class ConfirmationSerializer(serializers.Serializer[Any]):
+    token = serializers.CharField(max_length=500)
+
+
+class ConfirmationStateSerializer(serializers.Serializer[Any]):
+    username = serializers.CharField()
+    email = serializers.EmailField()
+    confirmed = serializers.BooleanField()

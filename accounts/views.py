@@ -4,9 +4,10 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, ValidationError
@@ -16,9 +17,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 
+from accounts import confirmation
 from accounts.authentication import login_of_request
 from accounts.logins import end_login, start_token_login
 from accounts.serializers import (
+    EMAIL_TAKEN,
+    ConfirmationSerializer,
+    ConfirmationStateSerializer,
     ErrorSerializer,
     JwtObtainSerializer,
     JwtPairSerializer,
@@ -28,9 +33,9 @@ from accounts.serializers import (
     RegistrationSerializer,
     TokenSerializer,
 )
-from accounts.services import UsernameTaken, register_user
+from accounts.services import EmailTaken, UsernameTaken, register_user
 from watchdog.authentication import request_user
-from watchdog.ratelimits import enforce, ip_key
+from watchdog.ratelimits import enforce, ip_key, user_key
 
 
 def _username_key(group: str, request: HttpRequest) -> str:
@@ -191,7 +196,78 @@ class RegisterView(APIView):
             raise ValidationError(
                 {"username": ["A user with that username already exists."]}
             ) from None
+        except EmailTaken:
+            raise ValidationError({"email": [EMAIL_TAKEN]}) from None
+        confirmation.send_link(user=user, confirm_url=_confirm_url(request))
         return Response(
             {"id": user.pk, "username": user.get_username(), "token": token},
             status=status.HTTP_201_CREATED,
         )
+
+
+def _confirm_url(request: Request) -> str:
+    return request.build_absolute_uri(reverse("confirm-email"))
+
+
+RESEND_RATE = "3/d"
+_TOKEN = OpenApiParameter("token", str, description="The token of the confirmation link.")
+_BAD_LINK = {
+    400: OpenApiResponse(description="The link is not valid, expired, or was used already.")
+}
+
+
+class ConfirmEmailView(APIView):
+    """The link a registration mails: GET says whether it is valid, POST confirms.
+
+    Confirming takes a POST, so that a mail scanner or a browser prefetching the link (GET)
+    cannot confirm an address on its owner's behalf.
+    """
+
+    permission_classes = [permissions.AllowAny]
+    authentication_classes: list[type] = []
+
+    @extend_schema(parameters=[_TOKEN], responses={200: ConfirmationStateSerializer, **_BAD_LINK})
+    def get(self, request: Request) -> Response:
+        try:
+            pending = confirmation.pending(token=request.query_params.get("token", ""))
+        except confirmation.InvalidLink as error:
+            raise ValidationError({"token": [str(error)]}) from None
+        return Response(
+            {"username": pending.user.get_username(), "email": pending.email, "confirmed": False}
+        )
+
+    @extend_schema(
+        parameters=[_TOKEN],
+        request=ConfirmationSerializer,
+        responses={200: ConfirmationStateSerializer, **_BAD_LINK},
+    )
+    def post(self, request: Request) -> Response:
+        data = request.data if isinstance(request.data, dict) else {}
+        token = data.get("token") or request.query_params.get("token", "")
+        serializer = ConfirmationSerializer(data={"token": token})
+        serializer.is_valid(raise_exception=True)
+        try:
+            user = confirmation.confirm(
+                token=serializer.validated_data["token"], now=timezone.now()
+            )
+        except confirmation.InvalidLink as error:
+            raise ValidationError({"token": [str(error)]}) from None
+        return Response({"username": user.get_username(), "email": user.email, "confirmed": True})
+
+
+class ResendConfirmationView(APIView):
+    """A new confirmation link for the caller's unconfirmed address (the first was lost)."""
+
+    @extend_schema(
+        request=None,
+        responses={202: None, 400: OpenApiResponse(), 401: OpenApiResponse(), **_LIMITED},
+    )
+    def post(self, request: Request) -> Response:
+        user = request_user(request)
+        # Each link is an email to an address nobody has vouched for yet: a few a day.
+        enforce(request, group="confirm-resend", key=user_key, rate=RESEND_RATE, fail_open=False)
+        if not hasattr(user, "email_confirmation"):
+            raise ValidationError({"email": ["This email address is confirmed already."]})
+        confirmation.request_confirmation(user=user, now=timezone.now())
+        confirmation.send_link(user=user, confirm_url=_confirm_url(request))
+        return Response(status=status.HTTP_202_ACCEPTED)

@@ -1,8 +1,9 @@
 """How far behind the outbox is: read by /healthz and /metrics, from any process."""
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.db.models import Count, Min
 
 from notifications.models import DeliveryStatus, Notification
@@ -14,6 +15,13 @@ class Backlog:
     due: int  # pending and due now, but not yet claimed by any sender
     oldest_pending_created_at: datetime | None
     oldest_due_at: datetime | None
+    # Pending, but claimed more often than SLA_DELIVERY_MAX_ATTEMPTS: every ordinary
+    # outcome (sent, given up, rescheduled without counting) ends before that, so each
+    # claim past it ended with its sender dying or stopping on this row. No sender can
+    # move it; someone has to look.
+    stuck: int
+    # Given up on (status failed) within the last HEALTH_FAILED_WINDOW_SECONDS.
+    failed_recently: int
 
     def oldest_pending_age_seconds(self, now: datetime) -> float:
         """How long the oldest pending email has been in the outbox (retries included)."""
@@ -32,11 +40,19 @@ def backlog(*, now: datetime) -> Backlog:
     due = pending.filter(next_attempt_at__lte=now).aggregate(
         count=Count("id"), oldest=Min("next_attempt_at")
     )
+    # notification_retried_idx and notification_failed_at_idx: a few entries each.
+    stuck = pending.filter(attempts__gt=max(1, settings.SLA_DELIVERY_MAX_ATTEMPTS)).count()
+    failed_recently = Notification.objects.filter(
+        status=DeliveryStatus.FAILED,
+        failed_at__gt=now - timedelta(seconds=settings.HEALTH_FAILED_WINDOW_SECONDS),
+    ).count()
     return Backlog(
         pending=everything["count"],
         due=due["count"],
         oldest_pending_created_at=everything["oldest"],
         oldest_due_at=due["oldest"],
+        stuck=stuck,
+        failed_recently=failed_recently,
     )
 
 

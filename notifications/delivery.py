@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.core.mail import get_connection
+from django.core.mail import EmailMessage, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
@@ -24,6 +24,7 @@ from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from notifications import latency
+from notifications.addresses import UnsendableMessage, prepare
 from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
 from tickets.models import Ticket
@@ -31,6 +32,7 @@ from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
 
+HELD_REASON = "held until the owner confirms their email address"
 # The least part of every claimed batch kept for retries while new rows are waiting.
 RETRY_SHARE = 0.1
 
@@ -41,6 +43,7 @@ class DeliveryReport:
     retrying: int = 0
     failed: int = 0
     skipped: int = 0
+    held: int = 0  # the owner has not confirmed their address yet
     errors: list[str] = field(default_factory=list)
     # deliver_due stopped at its time budget or batch limit with a full last batch: more
     # emails may well be due.
@@ -53,6 +56,7 @@ class DeliveryReport:
         self.retrying += other.retrying
         self.failed += other.failed
         self.skipped += other.skipped
+        self.held += other.held
         self.errors.extend(other.errors)
         self.unreachable = self.unreachable or other.unreachable
 
@@ -132,7 +136,7 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
             attempts=F("attempts") + 1, next_attempt_at=lease_end
         )
     rows = Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
-    by_id = {row.pk: row for row in rows.select_related("ticket__owner")}
+    by_id = {row.pk: row for row in rows.select_related("ticket__owner__email_confirmation")}
     return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
 
 
@@ -179,10 +183,13 @@ def _send_all(
         if time.monotonic() - started > budget:
             _release(claimed[index:])
             return
+        if _set_aside(notification, report):
+            continue
         recipient = notification.ticket.owner.email
-        if not recipient:
-            _mark_skipped(notification)
-            report.skipped += 1
+        try:
+            message = _build(connection, notification, recipient)
+        except DeliveryError as error:
+            _record_failure(notification, error, report)  # the connection was not touched
             continue
         if not opened:
             try:
@@ -194,7 +201,7 @@ def _send_all(
                 _fail_unreachable(claimed[index:], error, report)
                 return
         try:
-            _send(connection, notification, recipient)
+            _send(connection, message)
         except DeliveryError as error:
             _close_quietly(connection)  # its state is unknown; reopen for the next one
             opened = False
@@ -218,11 +225,22 @@ def _fail_unreachable(unsent: list[Notification], error: Exception, report: Deli
     report.unreachable = True
     for notification in unsent:
         # Nobody to send to is not a failure, whether or not the server is up.
-        if notification.ticket.owner.email:
+        if not _set_aside(notification, report):
             _record_failure(notification, failure, report)
-        else:
-            _mark_skipped(notification)
-            report.skipped += 1
+
+
+def _set_aside(notification: Notification, report: DeliveryReport) -> bool:
+    """Skip a row with nobody to send to, hold one for an unconfirmed address: True if so."""
+    owner = notification.ticket.owner
+    if not owner.email:
+        _mark_skipped(notification)
+        report.skipped += 1
+        return True
+    if hasattr(owner, "email_confirmation"):  # accounts.EmailConfirmation: not confirmed
+        _hold(notification)
+        report.held += 1
+        return True
+    return False
 
 
 def _ids(notification: Notification, **more: object) -> dict[str, object]:
@@ -236,10 +254,32 @@ def _ids(notification: Notification, **more: object) -> dict[str, object]:
     }
 
 
-def _send(connection: BaseEmailBackend, notification: Notification, recipient: str) -> None:
-    message = build_message(
-        notification, recipient=recipient, now=timezone.now(), connection=connection
-    )
+def _build(
+    connection: BaseEmailBackend, notification: Notification, recipient: str
+) -> EmailMessage:
+    """The message, formatted once as the backend will: any failure here is permanent.
+
+    What cannot be built from this row's data today cannot be built tomorrow either, and
+    whatever its exception class, it is this one row's failure: recorded on the row, and
+    the rest of the batch goes on.
+    """
+    try:
+        message = build_message(
+            notification, recipient=recipient, now=timezone.now(), connection=connection
+        )
+        prepare(message)
+    except DatabaseError:
+        raise  # not the row's fault: the caller's retry or the loop deals with it
+    except UnsendableMessage as error:
+        raise DeliveryError(str(error), permanent=True) from error
+    except Exception as error:
+        raise DeliveryError(
+            f"cannot build the message: {type(error).__name__}: {error}", permanent=True
+        ) from error
+    return message
+
+
+def _send(connection: BaseEmailBackend, message: EmailMessage) -> None:
     try:
         connection.send_messages([message])
     except smtplib.SMTPRecipientsRefused as error:
@@ -257,6 +297,13 @@ def _send(connection: BaseEmailBackend, notification: Notification, recipient: s
         raise DeliveryError(f"{error.smtp_code} {error.smtp_error!r}", permanent=False) from error
     except (smtplib.SMTPException, OSError) as error:
         raise DeliveryError(f"{type(error).__name__}: {error}", permanent=False) from error
+    except Exception as error:
+        # Anything else the backend raises (a codec, a bug in a third-party backend) is
+        # not understood, so it is retried with backoff like a refusal, and given up
+        # after SLA_DELIVERY_MAX_ATTEMPTS: never left pending for ever.
+        raise DeliveryError(
+            f"unexpected {type(error).__name__}: {error}", permanent=False
+        ) from error
 
 
 def _close_quietly(connection: BaseEmailBackend) -> None:
@@ -343,6 +390,29 @@ def _mark_skipped(notification: Notification) -> None:
     )
 
 
+def _hold(notification: Notification) -> None:
+    """Set the row aside, not counting this as an attempt, until its owner confirms.
+
+    Out of the pending rows, so it neither blocks a batch nor ages the backlog;
+    accounts.confirmation queues it again (notifications.outbox.release_held), and a held
+    warning that stops being true is cancelled like a pending one (outbox.cancel_stale).
+    """
+    log.info(
+        "notification %s for ticket %s held: owner has not confirmed their address",
+        notification.pk,
+        notification.ticket_id,
+        extra=_ids(notification),
+    )
+    Notification.objects.filter(
+        pk=notification.pk, status=DeliveryStatus.PENDING, attempts=notification.attempts
+    ).update(
+        status=DeliveryStatus.HELD,
+        attempts=F("attempts") - 1,
+        next_attempt_at=None,
+        last_error=HELD_REASON,
+    )
+
+
 def _record_failure(
     notification: Notification, error: DeliveryError, report: DeliveryReport
 ) -> None:
@@ -371,20 +441,28 @@ def _record_failure(
         ours.update(
             attempts=max(1, attempts - 1),
             next_attempt_at=timezone.now() + retry_delay(1),
-            last_error=str(error)[:2000],
+            last_error=_error_text(error),
         )
         report.retrying += 1
     elif give_up:
         ours.update(
-            status=DeliveryStatus.FAILED, next_attempt_at=None, last_error=str(error)[:2000]
+            status=DeliveryStatus.FAILED,
+            next_attempt_at=None,
+            failed_at=timezone.now(),
+            last_error=_error_text(error),
         )
         report.failed += 1
     else:
         ours.update(
-            next_attempt_at=timezone.now() + retry_delay(attempts), last_error=str(error)[:2000]
+            next_attempt_at=timezone.now() + retry_delay(attempts), last_error=_error_text(error)
         )
         report.retrying += 1
     report.errors.append(str(error))
+
+
+def _error_text(error: Exception) -> str:
+    # PostgreSQL text cannot hold NUL, and an error may quote a row's data.
+    return str(error).replace("\x00", "\\x00")[:2000]
 
 
 def _release(unsent: list[Notification]) -> None:
@@ -399,5 +477,9 @@ def retry_failed(*, notification_ids: list[int]) -> int:
     return Notification.objects.filter(
         pk__in=notification_ids, status=DeliveryStatus.FAILED
     ).update(
-        status=DeliveryStatus.PENDING, attempts=0, next_attempt_at=timezone.now(), last_error=""
+        status=DeliveryStatus.PENDING,
+        attempts=0,
+        next_attempt_at=timezone.now(),
+        failed_at=None,
+        last_error="",
     )

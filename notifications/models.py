@@ -11,6 +11,7 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent"  # accepted by the mail server
     FAILED = "failed"  # gave up: permanent error or attempts exhausted; retry from admin
     SKIPPED = "skipped"  # nobody to send to (owner without an email address)
+    HELD = "held"  # owner has not confirmed their address yet; queued again when they do
     CANCELLED = "cancelled"  # no longer true: ticket resolved, deadline moved, superseded
 
 
@@ -47,6 +48,8 @@ class Notification(models.Model):
     last_error = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # When delivery gave up on it (status failed), for /healthz's recent failures.
+    failed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -89,6 +92,22 @@ class Notification(models.Model):
                 fields=["kind"],
                 condition=Q(status="failed"),
                 name="notification_failed_idx",
+            ),
+            # /healthz and /metrics: emails given up on lately, COUNT WHERE status =
+            # 'failed' AND failed_at > now - window, without reading older failures.
+            models.Index(
+                fields=["failed_at"],
+                condition=Q(status="failed"),
+                name="notification_failed_at_idx",
+            ),
+            # /healthz and /metrics: pending rows claimed more often than any ordinary
+            # outcome allows (notifications.backlog.stuck), WHERE status = 'pending' AND
+            # attempts > SLA_DELIVERY_MAX_ATTEMPTS. A row enters only on its second claim,
+            # so first attempts, most of the writes, never touch it.
+            models.Index(
+                fields=["attempts"],
+                condition=Q(status="pending", attempts__gt=1),
+                name="notification_retried_idx",
             ),
         ]
 

@@ -16,6 +16,9 @@ from tickets.sla import Announcement, SlaState
 Row = tuple[int, str, Announcement, datetime, int]
 
 SLA_KINDS = (Announcement.WARNING, Announcement.MISSED)
+# Not sent yet, and still to be: a held email is released when its owner confirms, so it
+# must go stale like a pending one.
+UNDELIVERED = (DeliveryStatus.PENDING, DeliveryStatus.HELD)
 
 
 # What enqueue writes on PostgreSQL (bulk.insert_rows): every column with a Python default.
@@ -109,7 +112,7 @@ def cancel_stale(standings: Mapping[int, Standing]) -> int:
         Notification.objects.filter(
             ticket_id__in=bulk.ids_in(list(standings)),
             kind__in=SLA_KINDS,
-            status=DeliveryStatus.PENDING,
+            status__in=UNDELIVERED,
         ).values_list("id", "ticket_id", "metric", "kind", "threshold", "deadline")
     )
     stale = [
@@ -119,6 +122,13 @@ def cancel_stale(standings: Mapping[int, Standing]) -> int:
     ]
     if not stale:
         return 0
-    return Notification.objects.filter(pk__in=stale, status=DeliveryStatus.PENDING).update(
+    return Notification.objects.filter(pk__in=stale, status__in=UNDELIVERED).update(
         status=DeliveryStatus.CANCELLED, next_attempt_at=None
+    )
+
+
+def release_held(*, user_id: int, now: datetime) -> int:
+    """Queue the emails held for a user who has now confirmed their address."""
+    return Notification.objects.filter(ticket__owner_id=user_id, status=DeliveryStatus.HELD).update(
+        status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=""
     )

@@ -242,6 +242,18 @@ def test_deliver_pending_sends_every_email_due(clock, make_ticket, smtp_settings
     )
 
 
+def test_a_delivery_task_survives_an_address_no_mail_can_be_sent_to(
+    clock, make_ticket, make_user, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR, owner=make_user("eve", email='"NL\x1d~F:"@example.com'))
+    fine = make_ticket(due_in=2 * HOUR)
+
+    result = deliver_pending()
+
+    assert result == {"sent": 1, "retrying": 0, "failed": 1, "skipped": 0, "more_due": 0}
+    assert received_kinds(smtp_settings) == [(fine.pk, "created")]
+
+
 def test_a_delivery_task_returns_at_its_time_budget_with_emails_still_due(
     clock, make_ticket, smtp_settings, settings
 ):

@@ -4,6 +4,7 @@ Deliveries go to a real SMTP server on loopback; the clock is frozen and moved b
 """
 
 import os
+import signal
 import subprocess
 import sys
 from collections import Counter
@@ -17,9 +18,11 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+import tickets.checker
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
 from tickets import services
+from tickets.management.commands import check_sla as check_sla_command
 from tickets.models import Ticket
 from tickets.sla import SlaState
 
@@ -77,6 +80,48 @@ def test_it_succeeds_when_deliveries_failed_and_were_rescheduled(clock, make_tic
     assert out == "check_sla: 0 state changes, 0 sent, 2 retrying, 0 failed, 0 skipped\n"
     assert set(Notification.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
     assert Notification.objects.filter(next_attempt_at__gt=T0).count() == 2
+
+
+def test_one_address_no_mail_can_be_sent_to_does_not_stop_the_check(
+    clock, make_ticket, make_user, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR, owner=make_user("eve", email='"NL\x1d~F:"@example.com'))
+    make_ticket(due_in=2 * HOUR)
+
+    out = check_sla()
+
+    assert out == "check_sla: 0 state changes, 1 sent, 0 retrying, 1 failed, 0 skipped\n"
+
+
+def test_the_loop_logs_a_failed_pass_and_goes_on_to_the_next(
+    clock, make_ticket, smtp_settings, monkeypatch, caplog
+):
+    make_ticket(due_in=2 * HOUR)
+    passes: list[int] = []
+
+    def failing_once():
+        passes.append(len(passes) + 1)
+        if len(passes) == 1:
+            raise ValueError("a row no pass can digest")
+        report = tickets.checker.check_sla()
+        os.kill(os.getpid(), signal.SIGTERM)  # the loop's own handler: stop after this pass
+        return report
+
+    monkeypatch.setattr(check_sla_command, "check_sla", failing_once)
+    # The test's database connection holds its transaction: the loop must not close it.
+    monkeypatch.setattr(check_sla_command, "close_old_connections", lambda: None)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        out = check_sla("--loop", "--max-interval", "0.01")
+    finally:
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+
+    assert passes == [1, 2]
+    assert "check_sla: the check failed, retrying" in caplog.text
+    assert "a row no pass can digest" in caplog.text
+    assert "1 sent" in out
+    assert out.endswith("check_sla: stopped\n")
 
 
 def _database_url():

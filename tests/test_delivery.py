@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 from django.conf import settings as django_settings
+from django.core.mail.backends import locmem as locmem_backend
 from django.db import connection
 from django.db.models import Max
 from django.test.utils import CaptureQueriesContext
@@ -174,6 +175,50 @@ def test_a_non_ascii_title_survives_in_the_subject(clock, make_ticket, smtp_sett
         message.subject
         == f"[SLA Watchdog] Ticket created: #{ticket.pk} Drucker brennt: Größe 🔥, Grüße"
     )
+
+
+@pytest.mark.parametrize(
+    "title",
+    [
+        "=?utf-8?b?WW91ciBhY2NvdW50IGlzIGxvY2tlZA==?=",  # "Your account is locked"
+        "Pay =?utf-8?q?now_at_evil=2Eexample?= please",
+        "=?iso-8859-1?q?caf=E9?= and Größe",
+        "=?utf-8?b?" + "QUFB" * 25 + "?=",  # longer than a header line
+    ],
+)
+def test_an_encoded_word_in_a_title_arrives_as_typed_not_decoded(
+    clock, make_ticket, smtp_settings, title
+):
+    ticket = make_ticket(due_in=2 * HOUR, title=title)
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    assert message.subject == f"[SLA Watchdog] Ticket created: #{ticket.pk} {title}"
+    assert f"  {title}" in message.body("plain").splitlines()
+    assert title in message.body("html")
+
+
+@pytest.mark.parametrize(
+    ("title", "shown"),
+    [
+        ("invoice\u202egnp.exe", "invoice<U+202E>gnp.exe"),
+        ("\u202dabc\u202c and \u2067def\u2069", "<U+202D>abc<U+202C> and <U+2067>def<U+2069>"),
+    ],
+)
+def test_a_bidirectional_override_in_a_title_is_shown_not_obeyed(
+    clock, make_ticket, smtp_settings, title, shown
+):
+    ticket = make_ticket(due_in=2 * HOUR, title=title)
+
+    deliver_due()
+
+    [message] = smtp_settings.received()
+    assert message.subject == f"[SLA Watchdog] Ticket created: #{ticket.pk} {shown}"
+    assert f"  {shown}" in message.body("plain").splitlines()
+    assert shown.replace("<", "&lt;").replace(">", "&gt;") in message.body("html")
+    for text in (message.subject, message.body("plain"), message.body("html")):
+        assert not re.search("[\u202a-\u202e\u2066-\u2069]", text)
 
 
 def test_the_html_part_escapes_the_title(clock, make_ticket, smtp_settings):
@@ -406,6 +451,78 @@ def test_exhausted_attempts_fail_visibly_and_the_admin_retry_requeues_them(
     smtp_settings.refusing_temporarily = False
     assert deliver_due().sent == 1
     assert smtp_settings.message_ids() == [created.message_id]
+
+
+# --- One bad row never stops delivery -------------------------------------------------------
+
+# Addresses Django's EmailValidator accepts that no mail can be sent to: formatting the
+# first raises HeaderParseError ("embedded header"); the others split the To header in two
+# (str.splitlines() ends a line at \x0b, \x0c and \x1c-\x1e) or reach the envelope raw.
+POISONED = ['"NL\x1d~F:"@example.com', '"a\x1cb"@example.com', '"a\x0cb"@example.com']
+
+
+@pytest.mark.parametrize("address", POISONED)
+def test_an_address_that_cannot_be_sent_fails_its_email_and_the_batch_goes_on(
+    clock, make_ticket, make_user, smtp_settings, address
+):
+    make_ticket(due_in=2 * HOUR)  # before the bad row
+    poisoned = make_ticket(due_in=2 * HOUR, owner=make_user("eve", email=address))
+    after = make_ticket(due_in=2 * HOUR, owner=make_user("bob"))
+
+    report = deliver_due()
+    clock.move_to(T0 + 24 * HOUR)
+    later = deliver_due()
+
+    assert (report.sent, report.failed, report.retrying) == (2, 1, 0)
+    assert (later.sent, later.failed, later.retrying) == (0, 0, 0)
+    failed = row(poisoned, "created")
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.attempts == 1
+    assert failed.next_attempt_at is None
+    assert failed.last_error
+    assert row(after, "created").status == DeliveryStatus.SENT
+    assert [m.rcpt_tos for m in smtp_settings.received()] == [(ALICE,), ("bob@example.com",)]
+
+
+def test_an_email_that_cannot_be_built_fails_for_good_and_the_batch_goes_on(
+    clock, make_ticket, smtp_settings
+):
+    broken = make_ticket(due_in=2 * HOUR)
+    fine = make_ticket(due_in=2 * HOUR)
+    # A kind no headline exists for: build_message raises KeyError.
+    Notification.objects.filter(ticket=broken).update(metric="first_response")
+
+    report = deliver_due()
+
+    assert (report.sent, report.failed) == (1, 1)
+    failed = Notification.objects.get(ticket=broken)
+    assert failed.status == DeliveryStatus.FAILED
+    assert failed.last_error.startswith("cannot build the message: KeyError")
+    assert row(fine, "created").status == DeliveryStatus.SENT
+
+
+def test_an_unexpected_error_from_the_backend_is_retried_and_given_up_on_in_time(
+    clock, make_ticket, settings
+):
+    settings.EMAIL_BACKEND = "tests.test_delivery.ExplodingBackend"
+    settings.SLA_DELIVERY_MAX_ATTEMPTS = 2
+    ticket = make_ticket(due_in=2 * HOUR)
+
+    first = deliver_due()
+    clock.move_to(row(ticket, "created").next_attempt_at)
+    second = deliver_due()
+
+    assert (first.retrying, first.failed, second.failed) == (1, 0, 1)
+    failed = row(ticket, "created")
+    assert (failed.status, failed.attempts) == (DeliveryStatus.FAILED, 2)
+    assert failed.last_error == "unexpected UnicodeError: a codec choked"
+
+
+class ExplodingBackend(locmem_backend.EmailBackend):
+    """A backend that raises what neither smtplib nor a socket would."""
+
+    def send_messages(self, messages):
+        raise UnicodeError("a codec choked")
 
 
 # --- Nobody to send to --------------------------------------------------------------------

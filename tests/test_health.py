@@ -11,8 +11,9 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.utils import timezone as dj_timezone
 
-from notifications.delivery import deliver_due
+from notifications.delivery import claim, deliver_due
 from tests.celery_app import celery_configured, redis_reachable
 from tests.conftest import T0
 from tests.smtp_server import free_port
@@ -154,6 +155,9 @@ def test_it_reports_the_backlog_and_the_age_of_its_oldest_row(
         "oldest_pending_age_seconds": 10.0,
         "overdue_seconds": 0.0,
         "max_overdue_seconds": django_settings.HEALTH_MAX_OVERDUE_SECONDS,
+        "stuck": 0,
+        "failed_recently": 0,
+        "failed_window_seconds": django_settings.HEALTH_FAILED_WINDOW_SECONDS,
     }
 
 
@@ -185,6 +189,37 @@ def test_it_recovers_once_the_backlog_is_delivered(
     status, body = healthz(client)
     assert status == 200
     assert body["checks"]["outbox"]["pending"] == 0
+
+
+def test_it_answers_503_for_a_row_no_sender_can_move(client, clock, db, make_ticket, settings):
+    settings.SLA_DELIVERY_MAX_ATTEMPTS = 3
+    make_ticket(due_in=2 * HOUR)
+    lease = timedelta(seconds=settings.SLA_DELIVERY_LEASE_SECONDS)
+    for claims in range(1, 5):  # each sender dies on the row: its lease runs out
+        assert len(claim(now=dj_timezone.now(), limit=10)) == 1
+        clock.shift(lease)
+        run_state_changes()
+        status, body = healthz(client)
+        assert body["checks"]["outbox"]["stuck"] == (1 if claims > 3 else 0)
+
+    assert status == 503
+    assert failing(body) == ["outbox"]
+
+
+def test_it_shows_the_emails_given_up_on_lately_without_failing(
+    client, clock, db, make_ticket, make_user, settings, smtp_settings
+):
+    make_ticket(due_in=2 * HOUR, owner=make_user("eve", email='"a\x1cb"@example.com'))
+    check_sla()  # that email fails for good at once
+
+    status, body = healthz(client)
+    clock.shift(timedelta(seconds=settings.HEALTH_FAILED_WINDOW_SECONDS))
+    run_state_changes()
+    _, later = healthz(client)
+
+    assert status == 200
+    assert body["checks"]["outbox"]["failed_recently"] == 1
+    assert later["checks"]["outbox"]["failed_recently"] == 0
 
 
 # --- Parts that are down ------------------------------------------------------------------

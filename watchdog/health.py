@@ -93,14 +93,19 @@ def check_checker(now: datetime) -> Check:
 def check_outbox(now: datetime) -> Check:
     state = backlog(now=now)
     overdue = state.overdue_seconds(now)
+    # A row no sender can move is unhealthy; an email given up on is reported, not a
+    # failure of the deployment (a mistyped address fails its email for good).
     return Check(
-        ok=overdue <= settings.HEALTH_MAX_OVERDUE_SECONDS,
+        ok=overdue <= settings.HEALTH_MAX_OVERDUE_SECONDS and not state.stuck,
         facts={
             "pending": state.pending,
             "due": state.due,
             "oldest_pending_age_seconds": round(state.oldest_pending_age_seconds(now), 3),
             "overdue_seconds": round(overdue, 3),
             "max_overdue_seconds": settings.HEALTH_MAX_OVERDUE_SECONDS,
+            "stuck": state.stuck,
+            "failed_recently": state.failed_recently,
+            "failed_window_seconds": settings.HEALTH_FAILED_WINDOW_SECONDS,
         },
     )
 

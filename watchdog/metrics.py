@@ -159,6 +159,18 @@ class WatchdogCollector(Collector):
                 "How long the longest-due email has waited for a sender.",
                 state.overdue_seconds(self.now),
             ),
+            (
+                "outbox_stuck",
+                "Pending emails claimed more often than SLA_DELIVERY_MAX_ATTEMPTS: each "
+                "claim past it ended with its sender dying on the row, so no sender can "
+                "move it.",
+                state.stuck,
+            ),
+            (
+                "outbox_failed_recently",
+                "Emails given up on (status failed) within the last HEALTH_FAILED_WINDOW_SECONDS.",
+                state.failed_recently,
+            ),
         ):
             yield GaugeMetricFamily(f"{PREFIX}_{name}", help_text, value=value)
 

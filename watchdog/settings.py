@@ -271,6 +271,10 @@ CELERY_TIMEZONE = "UTC"
 # --- API ----------------------------------------------------------------------------------
 
 REGISTRATION_OPEN = env_bool("REGISTRATION_OPEN", False)
+# How long a registration's email confirmation link stays valid (docs/email.md).
+EMAIL_CONFIRMATION_MAX_AGE_SECONDS = env_int(
+    "EMAIL_CONFIRMATION_MAX_AGE_SECONDS", 3 * 24 * 3600, minimum=60
+)
 API_PAGE_SIZE = env_int("API_PAGE_SIZE", 50, minimum=1)
 API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
 # Numbered pages count the matching tickets up to this many (or to the end of the page
@@ -358,6 +362,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "accounts.passwords.NotOnlyWhitespaceValidator"},
 ]
 
 # --- Time, language, static files --------------------------------------------------------
@@ -427,6 +432,8 @@ HEALTH_CHECKER_STALE_SECONDS = env_int(
 )
 # ...or when an email has been due for this long without any sender taking it.
 HEALTH_MAX_OVERDUE_SECONDS = env_int("HEALTH_MAX_OVERDUE_SECONDS", 300, minimum=1)
+# /healthz and /metrics count the emails given up on within this window (docs/email.md).
+HEALTH_FAILED_WINDOW_SECONDS = env_int("HEALTH_FAILED_WINDOW_SECONDS", 3600, minimum=60)
 # Prometheus scrapes /metrics with "Authorization: Bearer <METRICS_TOKEN>". Empty: only
 # staff users signed in to the admin can read it; anyone else gets 404.
 METRICS_TOKEN = env_str("METRICS_TOKEN")

@@ -87,6 +87,11 @@ class Command(BaseCommand):
                 # The database may be restarting: keep the loop alive and try again.
                 log.exception("check_sla: database unavailable, retrying")
                 wait = max_interval
+            except Exception:
+                # Whatever one pass tripped on (a row's data, a bug), the next pass may
+                # well succeed, and a dead loop sends nothing at all: log and go on.
+                log.exception("check_sla: the check failed, retrying")
+                wait = max_interval
             # Sleep at least a moment so a row that stays due cannot spin the loop.
             stop.wait(max(wait, 0.05))
         self.stdout.write("check_sla: stopped")
