@@ -8,6 +8,7 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import permissions, status
 from rest_framework.authtoken.views import ObtainAuthToken
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -16,6 +17,7 @@ from rest_framework_simplejwt.views import TokenObtainPairView, TokenRefreshView
 from accounts.serializers import RegistrationSerializer, TokenSerializer
 from accounts.services import UsernameTaken, register_user, revoke_token
 from watchdog.authentication import request_user
+from watchdog.parsers import JSONBodyParser
 from watchdog.ratelimits import enforce, ip_key
 
 
@@ -52,6 +54,9 @@ _LIMITED = {429: OpenApiResponse(description="Too many attempts; see Retry-After
 
 class ObtainTokenView(ObtainAuthToken):
     """`POST /api-token-auth/` with username and password; answers `{"token": ...}`."""
+
+    # DRF's form parsers as ObtainAuthToken has them, and the API's JSON parser.
+    parser_classes = (FormParser, MultiPartParser, JSONBodyParser)
 
     @extend_schema(responses={200: TokenSerializer, 400: OpenApiResponse(), **_LIMITED})
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
