@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_filters
@@ -13,6 +13,18 @@ from drf_spectacular.utils import extend_schema_field
 from tickets.models import Ticket
 from tickets.sla import Priority, SlaState, Status
 
+# PostgreSQL's timestamptz takes offsets up to 15:59 either way; Python's datetime goes to
+# 23:59, and a query with +16:00 failed in the database (a 500). No zone is that far out.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+OFFSET_OUT_OF_RANGE = "The UTC offset must be between -15:59 and +15:59."
+# The schema's statement of both rules: an offset, within that range.
+UTC_OFFSET_PATTERN = r"(Z|z|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
+
+
+def offset_in_range(value: datetime) -> bool:
+    offset = value.utcoffset()
+    return offset is not None and abs(offset) <= MAX_UTC_OFFSET
+
 
 class AwareIsoDateTimeField(IsoDateTimeField):
     """As in request bodies, a time without a UTC offset is refused rather than guessed."""
@@ -25,6 +37,8 @@ class AwareIsoDateTimeField(IsoDateTimeField):
                 parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 raise forms.ValidationError("Include a UTC offset, e.g. 2026-11-27T17:00:00Z.")
+            if parsed is not None and not offset_in_range(parsed):
+                raise forms.ValidationError(OFFSET_OUT_OF_RANGE)
         return super().to_python(value)
 
 

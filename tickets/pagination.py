@@ -56,7 +56,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from tickets.filters import ordering_term
+from tickets.filters import offset_in_range, ordering_term
 from tickets.sla import PRIORITY_RANK
 
 # (field name, descending)
@@ -351,8 +351,8 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
         typed = field.to_python(value)
     except (DjangoValidationError, TypeError, ValueError, OverflowError):
         raise ValidationError({"cursor": [_INVALID]}) from None
-    if isinstance(typed, datetime) and typed.tzinfo is None:
-        raise ValidationError({"cursor": [_INVALID]})
+    if isinstance(typed, datetime) and not offset_in_range(typed):
+        raise ValidationError({"cursor": [_INVALID]})  # naive, or beyond PostgreSQL's range
     if isinstance(typed, int) and not _INT_RANGE[0] <= typed <= _INT_RANGE[1]:
         raise ValidationError({"cursor": [_INVALID]})
     if not isinstance(typed, datetime | int | str):
