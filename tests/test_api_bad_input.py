@@ -1,5 +1,6 @@
 """Bad input of every kind is a 4xx with a JSON body saying what is wrong, never a 500."""
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -412,3 +413,80 @@ def test_a_body_just_under_the_size_limit_is_accepted(clock, api):
     response = api.post("/api/tickets/", body, content_type="application/json")
 
     assert response.status_code == 201
+
+
+# --- Inputs that once reached a 500 or a non-JSON answer ----------------------------------
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "-16:00", "+23:59", "-23:59"])
+@pytest.mark.parametrize("name", ["deadline_after", "deadline_before"])
+def test_it_refuses_a_filter_time_whose_utc_offset_postgresql_cannot_hold(api, name, offset):
+    response = api.get("/api/tickets/", {name: f"2026-03-10T14:00:00{offset}"})
+
+    assert response.status_code == 400, response.content
+    assert "between -15:59 and +15:59" in response.json()[name][0]
+
+
+@pytest.mark.parametrize("offset", ["+15:59", "-15:59", "Z"])
+def test_it_accepts_a_filter_time_at_the_edge_of_the_offset_range(api, offset):
+    response = api.get("/api/tickets/", {"deadline_after": f"2026-03-10T14:00:00{offset}"})
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "-23:59"])
+def test_it_refuses_a_cursor_whose_utc_offset_postgresql_cannot_hold(api, offset):
+    payload = {"o": ["deadline", "id"], "k": [f"2026-03-10T14:00:00{offset}", 1], "r": False}
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    response = api.get("/api/tickets/", {"cursor": cursor})
+
+    assert response.status_code == 400, response.content
+    assert "Invalid cursor" in response.json()["cursor"][0]
+
+
+DEEP = b"[" * 3000 + b"]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "as_user"),
+    [
+        ("/api-token-auth/", False),
+        ("/api/token/", False),
+        ("/api/token/refresh/", False),
+        ("/register/", False),
+        ("/api/tickets/", True),
+        ("/api/calendars/", True),
+    ],
+)
+@override_settings(REGISTRATION_OPEN=True)
+def test_it_answers_json_nested_too_deeply_for_python_with_a_400(staff, path, as_user):
+    client = client_for(staff) if as_user else APIClient()
+
+    response = client.post(path, DEEP, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/tickets/abc/"),
+        ("post", "/api/nope/"),
+        ("put", "/api/tickets/1/nope/"),
+        ("patch", "/api/"),
+    ],
+)
+@pytest.mark.parametrize("as_user", [True, False])
+def test_an_unsafe_method_on_an_unknown_api_url_is_a_json_404(alice, method, path, as_user):
+    # The test client skips CSRF checks unless asked: a real client gets them.
+    client = APIClient(enforce_csrf_checks=True)
+    if as_user:
+        client.credentials(HTTP_AUTHORIZATION=client_for(alice)._credentials["HTTP_AUTHORIZATION"])
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
