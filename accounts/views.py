@@ -66,7 +66,12 @@ class ObtainTokenView(ObtainAuthToken):
 
 class RateLimitedTokenObtainPairView(TokenObtainPairView):
     @extend_schema(
-        responses={200: OpenApiResponse(description="access and refresh JWTs"), **_LIMITED}
+        responses={
+            200: OpenApiResponse(description="access and refresh JWTs"),
+            400: OpenApiResponse(description="username or password missing."),
+            401: OpenApiResponse(description="No active account with these credentials."),
+            **_LIMITED,
+        }
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce_login_limits(request)
@@ -74,7 +79,14 @@ class RateLimitedTokenObtainPairView(TokenObtainPairView):
 
 
 class RateLimitedTokenRefreshView(TokenRefreshView):
-    @extend_schema(responses={200: OpenApiResponse(description="a new access JWT"), **_LIMITED})
+    @extend_schema(
+        responses={
+            200: OpenApiResponse(description="a new access JWT"),
+            400: OpenApiResponse(description="refresh missing."),
+            401: OpenApiResponse(description="The refresh token is invalid or expired."),
+            **_LIMITED,
+        }
+    )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce(request, group="jwt-refresh-ip", key=ip_key, rate=settings.RATELIMIT_LOGIN_PER_IP)
         return super().post(request, *args, **kwargs)
