@@ -42,6 +42,17 @@ class AwareIsoDateTimeField(IsoDateTimeField):
         return super().to_python(value)
 
 
+# An empty value filters nothing, as django-filter has it: the schema says so too.
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "string", "format": "date-time", "pattern": UTC_OFFSET_PATTERN},
+            {"type": "string", "maxLength": 0},
+        ],
+        "description": "ISO 8601 with a UTC offset from -15:59 to +15:59; empty: no filter.",
+        "example": "2026-11-27T17:00:00Z",
+    }
+)
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareIsoDateTimeField
 
@@ -97,8 +108,24 @@ _BREACHING_WITHIN = (
 )
 
 
+# The syntax WithinField reads (less ISO 8601's rarer forms: fractions, a sign); the range
+# is in the description, beyond what a pattern can say. Empty: no filter.
+BREACHING_WITHIN_PATTERN = (
+    r"^$|^(?=.*[0-9])(([0-9]{1,9}d)?([0-9]{1,9}h)?([0-9]{1,9}m)?([0-9]{1,9}s)?"
+    r"|P([0-9]{1,9}D)?(T([0-9]{1,9}H)?([0-9]{1,9}M)?([0-9]{1,9}S)?)?)$"
+)
+
+
 # django-filter has no duration-as-text field spectacular knows: described by hand.
-@extend_schema_field({"type": "string", "example": "2h", "description": _BREACHING_WITHIN})
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": BREACHING_WITHIN_PATTERN,
+        "maxLength": 64,
+        "example": "2h",
+        "description": _BREACHING_WITHIN,
+    }
+)
 class BreachingWithinFilter(django_filters.Filter):
     """Tickets whose next deadline (of either metric) falls within the duration from now,
     or has already passed unnoticed; never those with nothing left to breach (NULL)."""

@@ -322,6 +322,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # sla_state and first_response_state share these states: one enum, not two names.
     "ENUM_NAME_OVERRIDES": {"SlaStateEnum": "tickets.sla.SlaState"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "watchdog.schema.state_request_rules",
+    ],
 }
 
 # Request bodies larger than this are refused with 413 before they are parsed.
