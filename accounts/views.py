@@ -21,13 +21,20 @@ from watchdog.parsers import JSONBodyParser
 from watchdog.ratelimits import enforce, ip_key
 
 
-def _username_key(group: str, request: HttpRequest) -> str:
+def _username(request: HttpRequest) -> str:
     data = getattr(request, "data", {})
     username = data.get("username", "") if isinstance(data, dict) else ""
     key = str(username).strip().lower()[:150]
     # A lone surrogate cannot go into a cache key (the limiter would answer 503); escaped,
     # it is counted, and the serializer then refuses the username with a 400.
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _username_key(group: str, request: HttpRequest) -> str:
+    # Per username *from one address*: keyed by the username alone, five bad passwords
+    # from anywhere locked the account's owner out everywhere. Guesses spread over many
+    # addresses are bounded by each address's own limits instead.
+    return f"{ip_key(group, request)} {_username(request)}"
 
 
 def enforce_login_limits(request: Request) -> None:
@@ -39,7 +46,7 @@ def enforce_login_limits(request: Request) -> None:
         rate=settings.RATELIMIT_LOGIN_PER_IP,
         fail_open=False,
     )
-    if _username_key("login-username", request):
+    if _username(request):
         enforce(
             request,
             group="login-username",

@@ -271,14 +271,20 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
 # asked for, if deeper), then say "at least": an exact COUNT(*) reads every match. 0: exact.
 API_COUNT_LIMIT = env_int("API_COUNT_LIMIT", 10_000, minimum=0)
 
-# django-ratelimit rates ("count/period"), keyed per user for tickets and per client IP
-# and per username for the token endpoints.
+# django-ratelimit rates ("count/period"), keyed per user for tickets, and per client IP
+# and per (username, client IP) for the token endpoints: a username's limit counts one
+# address's guesses, so a stranger's bad passwords never lock its owner out.
 RATELIMIT_TICKETS_LIST = env_rate("RATELIMIT_TICKETS_LIST", "10/m")
 RATELIMIT_TICKETS_CREATE = env_rate("RATELIMIT_TICKETS_CREATE", "5/m")
 RATELIMIT_LOGIN_PER_IP = env_rate("RATELIMIT_LOGIN_PER_IP", "30/m")
 RATELIMIT_LOGIN_PER_USERNAME = env_rate("RATELIMIT_LOGIN_PER_USERNAME", "5/m")
 RATELIMIT_REGISTER_PER_IP = env_rate("RATELIMIT_REGISTER_PER_IP", "10/h")
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# How many reverse proxies in front of the service append to X-Forwarded-For; the client
+# IP the limits count is the entry that many from the right (watchdog.ratelimits). 0, the
+# default, ignores the header: set it only when every request comes through them, or
+# clients could pick their own address (docs/deployment.md).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 # django-ratelimit's own cache checks know neither Django's built-in Redis cache nor that
 # a per-process cache is a deliberate embedded default; watchdog.checks says it instead.
 SILENCED_SYSTEM_CHECKS = [
