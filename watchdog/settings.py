@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "watchdog",
     "accounts",
     "tickets",
@@ -85,6 +86,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
 ]
 
 ROOT_URLCONF = "watchdog.urls"
@@ -332,6 +334,24 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "watchdog.schema.state_request_rules",
     ],
+}
+
+# Content-Security-Policy (django-csp) on every answer. The API's JSON needs none; the
+# policy is for the pages: /api/docs/ (Swagger UI from drf-spectacular-sidecar, its start
+# script a file of its own, see watchdog.urls) and the admin. Styles may be inline:
+# Swagger UI sets style attributes, and its page has a <style> block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
 }
 
 # Request bodies larger than this are refused with 413 before they are parsed.
