@@ -87,6 +87,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
+    "watchdog.cache_control.NoStoreForCredentialsMiddleware",
 ]
 
 ROOT_URLCONF = "watchdog.urls"
