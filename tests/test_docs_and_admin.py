@@ -260,3 +260,15 @@ def test_the_admin_refuses_a_user_who_is_not_staff(alice):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_schema_documents_the_414_gunicorn_answers_for_a_long_request_line(schema):
+    operations = [
+        operation
+        for path in schema["paths"].values()
+        for method, operation in path.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+    assert operations
+    assert all("414" in operation["responses"] for operation in operations)

@@ -1,4 +1,4 @@
-"""Rules of request bodies that drf-spectacular cannot read from the serializers."""
+"""What drf-spectacular cannot read from the views and serializers, added to the schema."""
 
 from typing import Any
 
@@ -23,4 +23,19 @@ def state_request_rules(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]
                 f"ISO 8601 with a UTC offset, in the years {EARLIEST_YEAR} to {LATEST_YEAR} "
                 "as written. Optional when an SLA policy applies to the ticket's priority."
             )
+    return result
+
+
+# gunicorn answers a request line over limit_request_line (4094 bytes by default) itself,
+# before Django sees it: any operation, given a long enough path or query string.
+_URI_TOO_LONG = {"description": "The request line is too long (gunicorn's limit_request_line)."}
+_METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+
+def state_server_answers(result: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
+    """A POSTPROCESSING_HOOKS entry: the 414 any operation may get from the server."""
+    for operations in result.get("paths", {}).values():
+        for method, operation in operations.items():
+            if method in _METHODS:
+                operation.setdefault("responses", {}).setdefault("414", _URI_TOO_LONG)
     return result

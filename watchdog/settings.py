@@ -334,6 +334,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "watchdog.schema.state_request_rules",
+        "watchdog.schema.state_server_answers",
     ],
 }
 
