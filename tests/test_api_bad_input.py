@@ -394,6 +394,22 @@ CASES = {
         says="letters, digits",
         as_user=False,
     ),
+    "registration with a password that is a number": Case(
+        "post",
+        "/register/",
+        {"username": "dave", "email": "d@example.com", "password": 49382716504938271650},
+        key="password",
+        says="not a valid string",
+        as_user=False,
+    ),
+    "registration with a username that is a number": Case(
+        "post",
+        "/register/",
+        {"username": 42, "email": "d@example.com", "password": "a long and unusual phrase"},
+        key="username",
+        says="not a valid string",
+        as_user=False,
+    ),
     "registration without fields": Case(
         "post", "/register/", {}, key="username", says="required", as_user=False
     ),
