@@ -56,7 +56,12 @@ def enforce_login_limits(request: Request) -> None:
         )
 
 
-_LIMITED = {429: OpenApiResponse(description="Too many attempts; see Retry-After.")}
+_LIMITED = {
+    429: OpenApiResponse(description="Too many attempts; see Retry-After."),
+    # Fail closed: without its counters, the limiter refuses rather than allow unlimited
+    # password guesses (watchdog.ratelimits.enforce).
+    503: OpenApiResponse(description="The rate limiter's cache is unreachable."),
+}
 
 
 class ObtainTokenView(ObtainAuthToken):
@@ -91,7 +96,7 @@ class RateLimitedTokenRefreshView(TokenRefreshView):
             200: OpenApiResponse(description="a new access JWT"),
             400: OpenApiResponse(description="refresh missing."),
             401: OpenApiResponse(description="The refresh token is invalid or expired."),
-            **_LIMITED,
+            429: _LIMITED[429],  # fails open: no 503
         }
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
