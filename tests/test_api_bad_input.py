@@ -240,6 +240,32 @@ CASES = {
     "a page number that is not a number": Case(
         "get", "/api/tickets/", query={"page": "abc"}, status=404, says="invalid page"
     ),
+    "a page number too large for any database": Case(
+        "get", "/api/tickets/", query={"page": "9" * 30}, status=404, says="invalid page"
+    ),
+    "a page number longer than Python will read": Case(
+        "get", "/api/tickets/", query={"page": "9" * 5000}, status=404, says="invalid page"
+    ),
+    "a NUL byte after a filter's time": Case(
+        "get",
+        "/api/tickets/",
+        query={"deadline_after": "2026-03-10T14:00:00Z\x00"},
+        key="deadline_after",
+        says="valid date/time",
+    ),
+    "a NUL byte after a deadline": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "2026-03-10T14:00:00Z\x00"},
+        key="deadline",
+        says="format",
+    ),
+    "a NUL byte in a cursor": Case(
+        "get", "/api/tickets/", query={"cursor": "eyJv\x00"}, key="cursor", says="invalid cursor"
+    ),
+    "a lone surrogate in a filter, as UTF-8 bytes": Case(
+        "get", "/api/tickets/?status=%ED%A0%80", key="status", says="valid choice"
+    ),
     "an empty page number": Case(
         "get", "/api/tickets/", query={"page": ""}, status=404, says="invalid page"
     ),

@@ -31,6 +31,8 @@ class AwareIsoDateTimeField(IsoDateTimeField):
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
+            if "\x00" in value:  # CPython's fromisoformat stops reading at a NUL
+                raise forms.ValidationError("Enter a valid date/time.")
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:

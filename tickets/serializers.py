@@ -23,6 +23,8 @@ class AwareDateTimeField(serializers.DateTimeField):
 
     def to_internal_value(self, value: Any) -> datetime:
         if isinstance(value, str):
+            if "\x00" in value:  # CPython's fromisoformat stops reading at a NUL
+                self.fail("invalid", format="ISO 8601 with a UTC offset")
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:
