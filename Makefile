@@ -7,7 +7,7 @@ PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stack test lint format typecheck check-deploy lock clean
+.PHONY: help install run stack test fuzz lint format typecheck check-deploy lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ stack: install  ## gunicorn + Celery worker + beat on DATABASE_URL (PostgreSQL) 
 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+fuzz: install  ## Schemathesis against a real gunicorn on PostgreSQL + Redis (docs/fuzzing.md)
+	PYTHON=$(BIN)/python scripts/fuzz
 
 lint: install  ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check .

@@ -1,3 +1,4 @@
+from collections.abc import Mapping
 from typing import Any, cast
 
 from django.contrib.auth.models import User
@@ -22,6 +23,8 @@ from notifications.addresses import validate_deliverable
 
 EMAIL_TAKEN = "A user with that email address already exists."
 
+_TEXT_FIELDS = ("username", "email", "password")
+
 
 class RegistrationSerializer(serializers.Serializer[Any]):
     username = serializers.RegexField(
@@ -31,6 +34,15 @@ class RegistrationSerializer(serializers.Serializer[Any]):
     )
     email = serializers.EmailField(max_length=254)
     password = serializers.CharField(write_only=True, max_length=128, trim_whitespace=False)
+
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # DRF's CharField and RegexField quietly take 42 as "42"; the schema says strings.
+        if isinstance(data, Mapping):
+            wrong = [name for name in _TEXT_FIELDS if not isinstance(data.get(name, ""), str)]
+            if wrong:
+                raise serializers.ValidationError({name: ["Not a valid string."] for name in wrong})
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated
 
     def validate_username(self, value: str) -> str:
         if User.objects.filter(username__iexact=value).exists():

@@ -11,7 +11,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from rest_framework import permissions, status
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.exceptions import NotFound, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -35,16 +35,24 @@ from accounts.serializers import (
 )
 from accounts.services import EmailTaken, UsernameTaken, register_user
 from watchdog.authentication import request_user
+from watchdog.parsers import JSONBodyParser
 from watchdog.ratelimits import enforce, ip_key, user_key
 
 
-def _username_key(group: str, request: HttpRequest) -> str:
+def _username(request: HttpRequest) -> str:
     data = getattr(request, "data", {})
     username = data.get("username", "") if isinstance(data, dict) else ""
     key = str(username).strip().lower()[:150]
     # A lone surrogate cannot go into a cache key (the limiter would answer 503); escaped,
     # it is counted, and the serializer then refuses the username with a 400.
     return key.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+def _username_key(group: str, request: HttpRequest) -> str:
+    # Per username *from one address*: keyed by the username alone, five bad passwords
+    # from anywhere locked the account's owner out everywhere. Guesses spread over many
+    # addresses are bounded by each address's own limits instead.
+    return f"{ip_key(group, request)} {_username(request)}"
 
 
 def enforce_login_limits(request: Request) -> None:
@@ -56,7 +64,7 @@ def enforce_login_limits(request: Request) -> None:
         rate=settings.RATELIMIT_LOGIN_PER_IP,
         fail_open=False,
     )
-    if _username_key("login-username", request):
+    if _username(request):
         enforce(
             request,
             group="login-username",
@@ -67,7 +75,10 @@ def enforce_login_limits(request: Request) -> None:
 
 
 _LIMITED = {
-    429: OpenApiResponse(ErrorSerializer, description="Too many attempts; see Retry-After.")
+    429: OpenApiResponse(ErrorSerializer, description="Too many attempts; see Retry-After."),
+    # Fail closed: without its counters, the limiter refuses rather than allow unlimited
+    # password guesses (watchdog.ratelimits.enforce).
+    503: OpenApiResponse(description="The rate limiter's cache is unreachable."),
 }
 _BAD_REQUEST = {
     400: OpenApiResponse(
@@ -92,8 +103,9 @@ class ObtainTokenView(APIView):
 
     permission_classes = [permissions.AllowAny]
     authentication_classes: list[type] = []
-    # As DRF's ObtainAuthToken, which this endpoint replaced: forms are still accepted.
-    parser_classes = [JSONParser, FormParser, MultiPartParser]
+    # As DRF's ObtainAuthToken, which this endpoint replaced: forms are still accepted,
+    # and JSON through the API's parser (a 400 for JSON nested too deeply).
+    parser_classes = [FormParser, MultiPartParser, JSONBodyParser]
 
     @extend_schema(
         request=AuthTokenSerializer,
@@ -135,7 +147,12 @@ class RateLimitedTokenRefreshView(TokenRefreshView):
 
     @extend_schema(
         request=RefreshTokenSerializer,
-        responses={200: JwtPairSerializer, **_BAD_REQUEST, **_UNAUTHENTICATED, **_LIMITED},
+        responses={
+            200: JwtPairSerializer,
+            **_BAD_REQUEST,
+            **_UNAUTHENTICATED,
+            429: _LIMITED[429],  # fails open: no 503
+        },
     )
     def post(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce(request, group="jwt-refresh-ip", key=ip_key, rate=settings.RATELIMIT_LOGIN_PER_IP)

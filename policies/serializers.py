@@ -1,14 +1,70 @@
 from typing import Any
 
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
 from policies.services import POLICY_FIELD_ORDER
+from policies.validation import (
+    MAX_TARGET,
+    MAX_THRESHOLDS,
+    validate_lead_times,
+    validate_percentages,
+)
 from tickets.serializers import StrictCharField
 from tickets.sla import Priority
 
 
+# OpenAPI's `format: time` is RFC 3339's full-time, which has a UTC offset; these are wall
+# clock times in the calendar's zone, written and answered without one ("09:00:00").
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?$",
+        "example": "09:00:00",
+        "description": "Wall-clock time in the calendar's time zone, without a UTC offset.",
+    }
+)
+class ClockTimeField(serializers.TimeField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {"type": "integer", "minimum": 1, "maximum": int(MAX_TARGET.total_seconds())},
+        "maxItems": MAX_THRESHOLDS,
+        "uniqueItems": True,
+        "description": "Warnings this many seconds (of business time) before a deadline.",
+    }
+)
+class LeadTimesField(serializers.JSONField):
+    pass
+
+
+@extend_schema_field(
+    {
+        "type": "array",
+        "items": {
+            "type": "number",
+            "minimum": 0,
+            "exclusiveMinimum": True,
+            "maximum": 100,
+            "exclusiveMaximum": True,
+        },
+        "maxItems": MAX_THRESHOLDS,
+        "uniqueItems": True,
+        "description": "Warnings when this percentage of a target has elapsed.",
+    }
+)
+class PercentagesField(serializers.JSONField):
+    pass
+
+
 class OpeningHoursSerializer(serializers.ModelSerializer[OpeningHours]):
+    opens = ClockTimeField()
+    closes = ClockTimeField()
+
     class Meta:
         model = OpeningHours
         fields = ["weekday", "opens", "closes"]
@@ -51,6 +107,8 @@ class PolicySerializer(serializers.ModelSerializer[SlaPolicy]):
     priority = serializers.ChoiceField(
         choices=Priority.choices, allow_null=True, allow_blank=True, required=False
     )
+    warning_lead_times = LeadTimesField(required=False, validators=[validate_lead_times])
+    warning_percentages = PercentagesField(required=False, validators=[validate_percentages])
 
     class Meta:
         model = SlaPolicy

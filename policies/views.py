@@ -11,7 +11,6 @@ from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import permissions, status, viewsets
 from rest_framework.exceptions import APIException
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.serializers import BaseSerializer
 
 from policies import services
@@ -19,6 +18,7 @@ from policies.models import BusinessCalendar, SlaPolicy
 from policies.serializers import CalendarSerializer, PolicySerializer
 from policies.services import HolidayRow
 from policies.validation import HoursRow
+from watchdog.pagination import StrictPageNumberPagination
 
 
 class Conflict(APIException):
@@ -27,9 +27,8 @@ class Conflict(APIException):
     default_code = "conflict"
 
 
-class SettingsPagination(PageNumberPagination):
+class SettingsPagination(StrictPageNumberPagination):
     page_size = 100
-    page_size_query_param = "page_size"
     max_page_size = 1000
 
 
@@ -45,7 +44,14 @@ def _schema(serializer: type[BaseSerializer[Any]], *, delete_conflict: bool = Fa
     if delete_conflict:
         deleted[409] = OpenApiResponse(description="Still used by an SLA policy.")
     return extend_schema_view(
-        list=extend_schema(responses={200: serializer(many=True), **_COMMON}),
+        list=extend_schema(
+            responses={
+                200: serializer(many=True),
+                400: OpenApiResponse(description="A `page_size` that is not a number."),
+                404: OpenApiResponse(description="Invalid page."),
+                **_COMMON,
+            }
+        ),
         create=extend_schema(responses={201: serializer, 400: OpenApiResponse(), **_COMMON}),
         retrieve=extend_schema(responses={200: serializer, **_ONE}),
         update=extend_schema(responses={200: serializer, 400: OpenApiResponse(), **_ONE}),

@@ -1,5 +1,6 @@
 """Bad input of every kind is a 4xx with a JSON body saying what is wrong, never a 500."""
 
+import base64
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,6 +13,7 @@ from rest_framework.test import APIClient
 
 from tests.conftest import client_for
 from tickets.models import Ticket
+from watchdog.exceptions import json_exception_handler
 
 GOOD = {"title": "Printer on fire", "deadline": "2026-03-10T14:00:00Z"}
 
@@ -125,6 +127,13 @@ CASES = {
         key="deadline",
         says="year must be between",
     ),
+    "deadline in year 1999 as written, though 2000 in UTC": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "1999-12-31T23:30:00-01:00"},
+        key="deadline",
+        says="year must be between",
+    ),
     "deadline in year 9999 that overflows on conversion to UTC": Case(
         "post",
         "/api/tickets/",
@@ -231,8 +240,56 @@ CASES = {
     "a page number that is not a number": Case(
         "get", "/api/tickets/", query={"page": "abc"}, status=404, says="invalid page"
     ),
+    "a page number too large for any database": Case(
+        "get", "/api/tickets/", query={"page": "9" * 30}, status=404, says="invalid page"
+    ),
+    "a page number longer than Python will read": Case(
+        "get", "/api/tickets/", query={"page": "9" * 5000}, status=404, says="invalid page"
+    ),
+    "a NUL byte after a filter's time": Case(
+        "get",
+        "/api/tickets/",
+        query={"deadline_after": "2026-03-10T14:00:00Z\x00"},
+        key="deadline_after",
+        says="valid date/time",
+    ),
+    "a NUL byte after a deadline": Case(
+        "post",
+        "/api/tickets/",
+        {**GOOD, "deadline": "2026-03-10T14:00:00Z\x00"},
+        key="deadline",
+        says="format",
+    ),
+    "a NUL byte in a cursor": Case(
+        "get", "/api/tickets/", query={"cursor": "eyJv\x00"}, key="cursor", says="invalid cursor"
+    ),
+    "a lone surrogate in a filter, as UTF-8 bytes": Case(
+        "get", "/api/tickets/?status=%ED%A0%80", key="status", says="valid choice"
+    ),
+    "an empty page number": Case(
+        "get", "/api/tickets/", query={"page": ""}, status=404, says="invalid page"
+    ),
     "a page number past the end": Case(
         "get", "/api/tickets/", query={"page": "99"}, status=404, says="invalid page"
+    ),
+    "a page size that is not a number": Case(
+        "get", "/api/tickets/", query={"page_size": "abc"}, key="page_size", says="whole number"
+    ),
+    "a page size of zero": Case(
+        "get", "/api/tickets/", query={"page_size": "0"}, key="page_size", says="at least 1"
+    ),
+    "a negative page size": Case(
+        "get", "/api/tickets/", query={"page_size": "-5"}, key="page_size", says="whole number"
+    ),
+    "a cursor that is empty": Case(
+        "get", "/api/tickets/", query={"cursor": ""}, key="cursor", says="invalid cursor"
+    ),
+    "a breaching_within that is no duration": Case(
+        "get",
+        "/api/tickets/",
+        query={"breaching_within": "soon"},
+        key="breaching_within",
+        says="duration such as",
     ),
     "an ordering by a field that is not offered": Case(
         "get", "/api/tickets/", query={"ordering": "title"}, key="ordering", says="valid choice"
@@ -363,6 +420,22 @@ CASES = {
         says="letters, digits",
         as_user=False,
     ),
+    "registration with a password that is a number": Case(
+        "post",
+        "/register/",
+        {"username": "dave", "email": "d@example.com", "password": 49382716504938271650},
+        key="password",
+        says="not a valid string",
+        as_user=False,
+    ),
+    "registration with a username that is a number": Case(
+        "post",
+        "/register/",
+        {"username": 42, "email": "d@example.com", "password": "a long and unusual phrase"},
+        key="username",
+        says="not a valid string",
+        as_user=False,
+    ),
     "registration without fields": Case(
         "post", "/register/", {}, key="username", says="required", as_user=False
     ),
@@ -412,3 +485,122 @@ def test_a_body_just_under_the_size_limit_is_accepted(clock, api):
     response = api.post("/api/tickets/", body, content_type="application/json")
 
     assert response.status_code == 201
+
+
+# --- Inputs that once reached a 500 or a non-JSON answer ----------------------------------
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "-16:00", "+23:59", "-23:59"])
+@pytest.mark.parametrize("name", ["deadline_after", "deadline_before"])
+def test_it_refuses_a_filter_time_whose_utc_offset_postgresql_cannot_hold(api, name, offset):
+    response = api.get("/api/tickets/", {name: f"2026-03-10T14:00:00{offset}"})
+
+    assert response.status_code == 400, response.content
+    assert "between -15:59 and +15:59" in response.json()[name][0]
+
+
+@pytest.mark.parametrize("offset", ["+15:59", "-15:59", "Z"])
+def test_it_accepts_a_filter_time_at_the_edge_of_the_offset_range(api, offset):
+    response = api.get("/api/tickets/", {"deadline_after": f"2026-03-10T14:00:00{offset}"})
+
+    assert response.status_code == 200, response.content
+
+
+@pytest.mark.parametrize("offset", ["+16:00", "-23:59"])
+def test_it_refuses_a_cursor_whose_utc_offset_postgresql_cannot_hold(api, offset):
+    payload = {"o": ["deadline", "id"], "k": [f"2026-03-10T14:00:00{offset}", 1], "r": False}
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+    response = api.get("/api/tickets/", {"cursor": cursor})
+
+    assert response.status_code == 400, response.content
+    assert "Invalid cursor" in response.json()["cursor"][0]
+
+
+DEEP = b"[" * 3000 + b"]" * 3000
+
+
+@pytest.mark.parametrize(
+    ("path", "as_user"),
+    [
+        ("/api-token-auth/", False),
+        ("/api/token/", False),
+        ("/api/token/refresh/", False),
+        ("/register/", False),
+        ("/api/tickets/", True),
+        ("/api/calendars/", True),
+    ],
+)
+@override_settings(REGISTRATION_OPEN=True)
+def test_it_answers_json_nested_too_deeply_for_python_with_a_400(staff, path, as_user):
+    client = client_for(staff) if as_user else APIClient()
+
+    response = client.post(path, DEEP, content_type="application/json")
+
+    assert response.status_code == 400, response.content
+    assert "nested too deeply" in response.json()["detail"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("delete", "/api/tickets/abc/"),
+        ("post", "/api/nope/"),
+        ("put", "/api/tickets/1/nope/"),
+        ("patch", "/api/"),
+    ],
+)
+@pytest.mark.parametrize("as_user", [True, False])
+def test_an_unsafe_method_on_an_unknown_api_url_is_a_json_404(alice, method, path, as_user):
+    client = client_for(alice) if as_user else APIClient()
+    # The test client skips CSRF checks unless asked: a real client gets them.
+    client.handler.enforce_csrf_checks = True
+
+    response = getattr(client, method)(path)
+
+    assert response.status_code == 404, response.content
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"detail": "Not found."}
+
+
+@pytest.mark.parametrize("path", ["/api/policies/", "/api/calendars/"])
+@pytest.mark.parametrize("page_size", ["abc", "0", "-1", "1.5", " 2"])
+def test_a_settings_list_refuses_a_page_size_it_cannot_use(staff, path, page_size):
+    response = client_for(staff).get(path, {"page_size": page_size})
+
+    assert response.status_code == 400, response.content
+    assert "whole number" in response.json()["page_size"][0]
+
+
+@pytest.mark.parametrize("path", ["/api/policies/", "/api/calendars/"])
+@pytest.mark.parametrize("page", ["", "abc", "0", "2"])
+def test_a_settings_list_answers_a_page_it_does_not_have_with_a_404(staff, path, page):
+    response = client_for(staff).get(path, {"page": page})
+
+    assert response.status_code == 404, response.content
+    assert response.json()["detail"] == "Invalid page."
+
+
+@pytest.mark.parametrize("page_size", ["1000", "99999999999999999999999", "9" * 5000])
+def test_a_page_size_over_the_maximum_gets_the_maximum(api, page_size):
+    response = api.get("/api/tickets/", {"page_size": page_size})
+
+    assert response.status_code == 200, response.content
+
+
+def test_a_deadline_in_2100_as_written_is_accepted_though_2101_in_utc(api, clock):
+    body = {**GOOD, "deadline": "2100-12-31T23:00:00-05:00"}
+
+    response = api.post("/api/tickets/", json.dumps(body), content_type="application/json")
+
+    assert response.status_code == 201, response.content
+    assert response.json()["deadline"] == "2101-01-01T04:00:00Z"
+
+
+def test_a_row_deleted_while_its_request_runs_is_a_404_not_a_500():
+    # A PATCH finds the ticket, a DELETE beside it commits, the PATCH's service then fails
+    # to lock it: Django's DoesNotExist, which DRF alone would let become a 500.
+    response = json_exception_handler(Ticket.DoesNotExist(), {})
+
+    assert response is not None
+    assert response.status_code == 404

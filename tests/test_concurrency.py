@@ -9,11 +9,14 @@ begin IMMEDIATE and take turns. Either way the outcome must be the same.
 
 import random
 import re
+import threading
+import time
 from collections import Counter
 from datetime import datetime, timedelta
 
 import pytest
 from django.contrib.auth.models import User
+from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import outbox
@@ -205,3 +208,43 @@ def assert_edit_won(
         assert about_old in ([], [(Announcement.MISSED, DeliveryStatus.CANCELLED)])
         checker_went_first += len(about_old)
     return checker_went_first
+
+
+def test_a_delete_beside_an_edit_of_the_same_ticket_waits_instead_of_deadlocking(alice):
+    """Found by the fuzzing gate: a DELETE beside a PATCH of one ticket was a 500.
+
+    The edit locks the ticket, then its notifications; the delete's cascade took the
+    notifications first, then the ticket. Row locks make that a deadlock on PostgreSQL.
+    """
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite's IMMEDIATE transactions take turns: no row locks to cross")
+    ticket = services.create_ticket(
+        owner=alice, title="Raced", deadline=timezone.now() + timedelta(hours=1)
+    )
+    assert Notification.objects.filter(ticket=ticket).exists()
+    locked, errors = threading.Event(), []
+
+    def edit() -> None:
+        try:
+            with transaction.atomic():
+                Ticket.objects.select_for_update().get(pk=ticket.pk)
+                locked.set()
+                # Time for the delete to start and, before the fix, lock the notifications.
+                time.sleep(0.5)
+                Notification.objects.filter(ticket_id=ticket.pk).update(last_error="edited")
+        except Exception as error:
+            errors.append(error)
+        finally:
+            connection.close()
+
+    editor = threading.Thread(target=edit)
+    editor.start()
+    assert locked.wait(timeout=10)
+    try:
+        services.delete_ticket(ticket=ticket)
+    except Exception as error:
+        errors.append(error)
+    editor.join(timeout=30)
+
+    assert errors == []
+    assert not Ticket.objects.filter(pk=ticket.pk).exists()

@@ -25,7 +25,8 @@ def test_the_docs_page_loads_swagger_ui_from_local_static_files(docs):
 
     assert any("swagger-ui-bundle.js" in source for source in sources)
     assert any("swagger-ui.css" in source for source in sources)
-    assert all(source.startswith("/static/") for source in sources), sources
+    # The start script is the docs page's own (?script), so the CSP allows it as 'self'.
+    assert all(source.startswith(("/static/", "/api/docs/?script")) for source in sources)
 
 
 def test_the_docs_page_references_no_remote_url(docs):
@@ -33,7 +34,29 @@ def test_the_docs_page_references_no_remote_url(docs):
 
 
 def test_the_docs_page_reads_the_local_schema(docs):
-    assert '"/api/schema/"' in docs
+    scripts = re.findall(r'<script src="([^"]+)"', docs)
+    start = Client().get(scripts[-1].replace("&amp;", "&"))
+
+    assert start.status_code == 200
+    assert '"/api/schema/"' in start.content.decode()
+
+
+def test_the_docs_page_has_a_content_security_policy_it_keeps(db):
+    response = Client().get("/api/docs/")
+    policy = dict(
+        directive.strip().split(" ", 1)
+        for directive in response["Content-Security-Policy"].split(";")
+    )
+
+    assert policy["default-src"] == "'none'"
+    assert policy["script-src"] == "'self'"
+    assert policy["frame-ancestors"] == "'none'"
+    # Every script is a file of this origin: no inline <script> the policy would block.
+    assert "<script>" not in response.content.decode()
+
+
+def test_the_schema_and_the_api_have_a_content_security_policy_too(api):
+    assert "default-src 'none'" in api.get("/api/tickets/")["Content-Security-Policy"]
 
 
 @override_settings(WHITENOISE_USE_FINDERS=True)  # as with DEBUG on, without collectstatic
@@ -57,7 +80,7 @@ def schema(db) -> dict[str, Any]:
 @pytest.mark.parametrize(
     ("path", "method", "statuses"),
     [
-        ("/api/tickets/", "get", {"200", "401", "429"}),
+        ("/api/tickets/", "get", {"200", "400", "401", "404", "429"}),
         ("/api/tickets/", "post", {"201", "400", "401", "429"}),
         ("/api/tickets/{id}/", "get", {"200", "401", "404"}),
         ("/api/tickets/{id}/", "put", {"200", "400", "401", "404"}),
@@ -68,6 +91,8 @@ def schema(db) -> dict[str, Any]:
         ("/api/token/", "post", {"200", "400", "401", "429"}),
         ("/api/token/refresh/", "post", {"200", "400", "401", "429"}),
         ("/api/logout/", "post", {"204", "401"}),
+        ("/api/policies/", "get", {"200", "400", "401", "403", "404"}),
+        ("/api/calendars/", "get", {"200", "400", "401", "403", "404"}),
         ("/register/", "post", {"201", "400", "404", "429"}),
     ],
 )
@@ -90,6 +115,64 @@ def test_the_schema_documents_the_list_filters(schema):
         "page",
         "page_size",
     } <= parameters
+
+
+@pytest.mark.parametrize(
+    ("path", "method"),
+    [
+        ("/api/tickets/{id}/notifications/", "get"),
+        ("/api/tickets/{id}/sla/", "get"),
+        ("/api/tickets/{id}/respond/", "post"),
+    ],
+)
+def test_the_schema_documents_no_list_filters_on_a_ticket_s_own_actions(schema, path, method):
+    parameters = {p["name"] for p in schema["paths"][path][method].get("parameters", [])}
+
+    assert parameters == {"id"}
+
+
+def test_a_ticket_s_own_actions_ignore_list_filters(api, make_ticket, clock):
+    ticket = make_ticket()
+
+    response = api.get(f"/api/tickets/{ticket.pk}/notifications/", {"status": "null"})
+
+    assert response.status_code == 200
+
+
+def test_the_schema_states_opening_hours_as_the_wall_clock_times_answered(schema):
+    opens = schema["components"]["schemas"]["OpeningHours"]["properties"]["opens"]
+
+    # format: time is RFC 3339's full-time, with a UTC offset these never have.
+    assert "format" not in opens
+    assert re.search(opens["pattern"], "09:00:00")
+
+
+def test_the_schema_states_the_deadline_s_year_range_for_requests(schema):
+    deadline = schema["components"]["schemas"]["TicketRequest"]["properties"]["deadline"]
+
+    assert re.search(deadline["pattern"], "2100-12-31T23:00:00-05:00")
+    assert not re.search(deadline["pattern"], "1999-12-31T23:00:00Z")
+    assert not re.search(deadline["pattern"], "2101-01-01T00:00:00Z")
+
+
+def test_the_schema_states_the_list_parameters_rules(schema):
+    parameters = {p["name"]: p for p in schema["paths"]["/api/tickets/"]["get"]["parameters"]}
+
+    within = parameters["breaching_within"]["schema"]["pattern"]
+    assert all(re.search(within, value) for value in ["2h", "1h30m", "PT2H", ""])
+    assert not any(re.search(within, value) for value in ["soon", "PT", "2h1d"])
+    assert parameters["cursor"]["schema"]["minLength"] == 1
+    assert parameters["page_size"]["schema"] == {"type": "integer", "minimum": 1}
+    offset = parameters["deadline_after"]["schema"]["anyOf"][0]["pattern"]
+    assert re.search(offset, "2026-03-10T14:00:00+15:59")
+    assert not re.search(offset, "2026-03-10T14:00:00+16:00")
+
+
+def test_the_schema_types_a_policy_s_warnings(schema):
+    policy = schema["components"]["schemas"]["PolicyRequest"]["properties"]
+
+    assert policy["warning_lead_times"]["items"]["type"] == "integer"
+    assert policy["warning_percentages"]["items"]["type"] == "number"
 
 
 def test_the_schema_marks_sla_fields_read_only(schema):
@@ -178,3 +261,15 @@ def test_the_admin_refuses_a_user_who_is_not_staff(alice):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_schema_documents_the_414_gunicorn_answers_for_a_long_request_line(schema):
+    operations = [
+        operation
+        for path in schema["paths"].values()
+        for method, operation in path.items()
+        if method in {"get", "post", "put", "patch", "delete"}
+    ]
+
+    assert operations
+    assert all("414" in operation["responses"] for operation in operations)

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
+from django.test import Client
 from django.utils import timezone as dj_timezone
 
 from notifications.delivery import claim, deliver_due
@@ -26,8 +27,17 @@ MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)
 
 
+METRICS_TOKEN = "m" * 40
+
+
+@pytest.fixture(autouse=True)
+def _metrics_token(settings):
+    settings.METRICS_TOKEN = METRICS_TOKEN
+
+
 def healthz(client):
-    response = client.get("/healthz")
+    """The operator's view: with the metrics token, every check's facts."""
+    response = client.get("/healthz", HTTP_AUTHORIZATION=f"Bearer {METRICS_TOKEN}")
     assert response["Content-Type"] == "application/json"
     assert "no-cache" in response["Cache-Control"]
     return response.status_code, response.json()
@@ -51,7 +61,46 @@ def test_it_answers_200_when_every_part_works(client, clock, db):
     assert set(body["checks"]) == {"database", "cache", "broker", "checker", "outbox"}
 
 
-def test_it_needs_no_credentials_and_says_when_the_checker_last_ran(client, clock, db):
+def test_it_tells_an_anonymous_caller_only_that_it_is_ok(client, clock, db):
+    check_sla()
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_it_tells_an_anonymous_caller_only_that_it_is_unhealthy(client, db):
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unhealthy"}
+
+
+def test_a_wrong_metrics_token_gets_the_anonymous_answer(client, clock, db):
+    check_sla()
+
+    response = client.get("/healthz", HTTP_AUTHORIZATION="Bearer " + "x" * 40)
+
+    assert response.json() == {"status": "ok"}
+
+
+def test_a_staff_session_sees_the_details(client, clock, staff):
+    check_sla()
+    client.force_login(staff)
+
+    body = client.get("/healthz").json()
+
+    assert set(body["checks"]) == {"database", "cache", "broker", "checker", "outbox"}
+
+
+def test_a_post_is_a_json_405_not_a_csrf_page(db):
+    response = Client(enforce_csrf_checks=True).post("/healthz")
+
+    assert response.status_code == 405
+
+
+def test_with_the_token_it_says_when_the_checker_last_ran(client, clock, db):
     check_sla()
     clock.move_to(T0 + 7 * SECOND)
 
@@ -264,7 +313,7 @@ def test_it_answers_503_without_leaking_secrets_when_the_database_and_cache_are_
         "import django; django.setup()\n"
         "from django.test.utils import setup_test_environment; setup_test_environment()\n"
         "from django.test import Client\n"
-        "response = Client().get('/healthz')\n"
+        "response = Client().get('/healthz', HTTP_AUTHORIZATION='Bearer ' + 'm' * 40)\n"
         "print(response.status_code); print(response.content.decode())\n"
     )
 
@@ -274,6 +323,7 @@ def test_it_answers_503_without_leaking_secrets_when_the_database_and_cache_are_
         DATABASE_URL=f"postgres://watchdog:s3cret-pw@127.0.0.1:{closed}/watchdog",
         REDIS_URL=f"redis://:s3cret-pw@127.0.0.1:{closed}/0",
         LOG_LEVEL="CRITICAL",
+        METRICS_TOKEN=METRICS_TOKEN,
     )
 
     assert result.returncode == 0, result.stderr

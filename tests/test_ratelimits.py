@@ -26,9 +26,16 @@ def create(client: APIClient, n: int = 0):
 
 
 def login(
-    username: str, password: str = WRONG_PASSWORD, *, path: str = "/api-token-auth/", ip: str = ""
+    username: str,
+    password: str = WRONG_PASSWORD,
+    *,
+    path: str = "/api-token-auth/",
+    ip: str = "",
+    forwarded_for: str = "",
 ):
     extra: dict[str, Any] = {"REMOTE_ADDR": ip} if ip else {}
+    if forwarded_for:
+        extra["HTTP_X_FORWARDED_FOR"] = forwarded_for
     return APIClient().post(
         path, {"username": username, "password": password}, format="json", **extra
     )
@@ -239,13 +246,14 @@ def test_the_username_limit_ignores_case_and_surrounding_spaces(clock, alice):
     assert_limited(response)
 
 
-def test_the_username_limit_holds_across_client_addresses(clock, alice):
-    for n in range(5):
-        login("alice", ip=f"198.51.100.{n + 1}")
+@pytest.mark.parametrize("path", ["/api-token-auth/", "/api/token/"])
+def test_bad_passwords_from_one_address_do_not_lock_the_owner_out_from_another(clock, alice, path):
+    guesses = [login("alice", path=path, ip="198.51.100.1") for _ in range(6)]
 
-    response = login("alice", ip="203.0.113.9")
+    response = login("alice", "correct horse battery staple", path=path, ip="203.0.113.9")
 
-    assert_limited(response)
+    assert_limited(guesses[5])
+    assert response.status_code == 200
 
 
 def test_the_username_limit_leaves_other_usernames_alone(clock, alice, bob):
@@ -315,3 +323,66 @@ def test_registration_is_limited_per_address(clock, db):
     ]
 
     assert [r.status_code for r in responses] == [201, 201, 429]
+
+
+# --- Behind reverse proxies -------------------------------------------------------------------
+
+PROXY = "10.0.0.2"
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_a_trusted_proxy_each_client_has_its_own_address_limit(clock, alice):
+    for n in range(31):
+        login(f"guess{n}", ip=PROXY, forwarded_for="192.0.2.7")
+
+    limited = login("guess99", ip=PROXY, forwarded_for="192.0.2.7")
+    other = login("alice", "correct horse battery staple", ip=PROXY, forwarded_for="192.0.2.8")
+
+    assert_limited(limited)
+    assert other.status_code == 200
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_behind_a_proxy_one_client_cannot_lock_the_owner_out(clock, alice):
+    for _ in range(6):
+        login("alice", ip=PROXY, forwarded_for="192.0.2.7")
+
+    response = login("alice", "correct horse battery staple", ip=PROXY, forwarded_for="192.0.2.8")
+
+    assert response.status_code == 200
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+def test_a_client_cannot_escape_its_limit_by_writing_x_forwarded_for_itself(clock, db):
+    # The proxy appends the real peer: whatever the client wrote stays on the left.
+    responses = [
+        login(f"guess{n}", ip=PROXY, forwarded_for=f"198.51.100.{n}, 192.0.2.7") for n in range(31)
+    ]
+
+    assert_limited(responses[30])
+
+
+@override_settings(TRUSTED_PROXY_COUNT=2)
+def test_with_two_trusted_proxies_the_client_is_second_from_the_right(clock, db):
+    responses = [
+        login(f"guess{n}", ip=PROXY, forwarded_for=f"198.51.100.{n}, 192.0.2.7, 10.0.0.1")
+        for n in range(31)
+    ]
+
+    assert_limited(responses[30])
+
+
+def test_without_trusted_proxies_x_forwarded_for_is_ignored(clock, db):
+    responses = [
+        login(f"guess{n}", ip="192.0.2.7", forwarded_for=f"198.51.100.{n}") for n in range(31)
+    ]
+
+    assert_limited(responses[30])
+
+
+@override_settings(TRUSTED_PROXY_COUNT=1)
+@pytest.mark.parametrize("forwarded_for", ["", "not-an-address"])
+def test_a_missing_or_garbled_forwarded_address_counts_as_the_peer(clock, db, forwarded_for):
+    responses = [login(f"guess{n}", ip="192.0.2.9", forwarded_for=forwarded_for) for n in range(31)]
+
+    assert_limited(responses[30])

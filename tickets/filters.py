@@ -1,5 +1,5 @@
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import django_filters
@@ -13,21 +13,48 @@ from drf_spectacular.utils import extend_schema_field
 from tickets.models import Ticket
 from tickets.sla import Priority, SlaState, Status
 
+# PostgreSQL's timestamptz takes offsets up to 15:59 either way; Python's datetime goes to
+# 23:59, and a query with +16:00 failed in the database (a 500). No zone is that far out.
+MAX_UTC_OFFSET = timedelta(hours=15, minutes=59)
+OFFSET_OUT_OF_RANGE = "The UTC offset must be between -15:59 and +15:59."
+# The schema's statement of both rules: an offset, within that range.
+UTC_OFFSET_PATTERN = r"(Z|z|[+-](0[0-9]|1[0-5]):[0-5][0-9])$"
+
+
+def offset_in_range(value: datetime) -> bool:
+    offset = value.utcoffset()
+    return offset is not None and abs(offset) <= MAX_UTC_OFFSET
+
 
 class AwareIsoDateTimeField(IsoDateTimeField):
     """As in request bodies, a time without a UTC offset is refused rather than guessed."""
 
     def to_python(self, value: Any) -> Any:
         if isinstance(value, str):
+            if "\x00" in value:  # CPython's fromisoformat stops reading at a NUL
+                raise forms.ValidationError("Enter a valid date/time.")
             try:
                 parsed = parse_datetime(value.strip())
             except ValueError:
                 parsed = None
             if parsed is not None and parsed.tzinfo is None:
                 raise forms.ValidationError("Include a UTC offset, e.g. 2026-11-27T17:00:00Z.")
+            if parsed is not None and not offset_in_range(parsed):
+                raise forms.ValidationError(OFFSET_OUT_OF_RANGE)
         return super().to_python(value)
 
 
+# An empty value filters nothing, as django-filter has it: the schema says so too.
+@extend_schema_field(
+    {
+        "anyOf": [
+            {"type": "string", "format": "date-time", "pattern": UTC_OFFSET_PATTERN},
+            {"type": "string", "maxLength": 0},
+        ],
+        "description": "ISO 8601 with a UTC offset from -15:59 to +15:59; empty: no filter.",
+        "example": "2026-11-27T17:00:00Z",
+    }
+)
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
     field_class = AwareIsoDateTimeField
 
@@ -83,8 +110,24 @@ _BREACHING_WITHIN = (
 )
 
 
+# The syntax WithinField reads (less ISO 8601's rarer forms: fractions, a sign); the range
+# is in the description, beyond what a pattern can say. Empty: no filter.
+BREACHING_WITHIN_PATTERN = (
+    r"^$|^(?=.*[0-9])(([0-9]{1,9}d)?([0-9]{1,9}h)?([0-9]{1,9}m)?([0-9]{1,9}s)?"
+    r"|P([0-9]{1,9}D)?(T([0-9]{1,9}H)?([0-9]{1,9}M)?([0-9]{1,9}S)?)?)$"
+)
+
+
 # django-filter has no duration-as-text field spectacular knows: described by hand.
-@extend_schema_field({"type": "string", "example": "2h", "description": _BREACHING_WITHIN})
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": BREACHING_WITHIN_PATTERN,
+        "maxLength": 64,
+        "example": "2h",
+        "description": _BREACHING_WITHIN,
+    }
+)
 class BreachingWithinFilter(django_filters.Filter):
     """Tickets whose next deadline (of either metric) falls within the duration from now,
     or has already passed unnoticed; never those with nothing left to breach (NULL)."""

@@ -50,14 +50,14 @@ from django.db.models import F, Field, GeneratedField, Model, OrderBy, Q, QueryS
 from django.db.models.lookups import IsNull
 from django.db.models.sql.where import AND, WhereNode
 from rest_framework.exceptions import ValidationError
-from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
-from tickets.filters import ordering_term
+from tickets.filters import offset_in_range, ordering_term
 from tickets.sla import PRIORITY_RANK
+from watchdog.pagination import StrictPageNumberPagination
 
 # (field name, descending)
 Ordering = list[tuple[str, bool]]
@@ -107,7 +107,7 @@ def count_limit(page: str, page_size: int) -> int | None:
     return min(max(settings.API_COUNT_LIMIT, number * page_size), _INT_RANGE[1] - 1)
 
 
-class TicketPagination(PageNumberPagination):
+class TicketPagination(StrictPageNumberPagination):
     django_paginator_class = CappedCountPaginator
     page_size = settings.API_PAGE_SIZE
     page_size_query_param = "page_size"
@@ -294,7 +294,13 @@ class TicketPagination(PageNumberPagination):
                     "`page`. Keep the same `ordering` as the link it came from. Such pages "
                     "have `count` null."
                 ),
-                "schema": {"type": "string"},
+                # Unpadded base64url, as _encode writes it.
+                "schema": {
+                    "type": "string",
+                    "pattern": "^[A-Za-z0-9_-]+$",
+                    "minLength": 1,
+                    "maxLength": _MAX_CURSOR_LENGTH,
+                },
             },
         ]
 
@@ -351,8 +357,8 @@ def _typed(field: Field[Any, Any], value: Any) -> Any:
         typed = field.to_python(value)
     except (DjangoValidationError, TypeError, ValueError, OverflowError):
         raise ValidationError({"cursor": [_INVALID]}) from None
-    if isinstance(typed, datetime) and typed.tzinfo is None:
-        raise ValidationError({"cursor": [_INVALID]})
+    if isinstance(typed, datetime) and not offset_in_range(typed):
+        raise ValidationError({"cursor": [_INVALID]})  # naive, or beyond PostgreSQL's range
     if isinstance(typed, int) and not _INT_RANGE[0] <= typed <= _INT_RANGE[1]:
         raise ValidationError({"cursor": [_INVALID]})
     if not isinstance(typed, datetime | int | str):

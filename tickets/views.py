@@ -37,7 +37,14 @@ class AlreadyResponded(APIException):
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: TicketSerializer(many=True), **_COMMON, **_LIMITED}),
+    list=extend_schema(
+        responses={
+            200: TicketSerializer(many=True),
+            400: OpenApiResponse(description="A filter, `cursor` or `page_size` not understood."),
+            **_COMMON,
+            **_LIMITED,
+        }
+    ),
     create=extend_schema(
         responses={201: TicketSerializer, 400: OpenApiResponse(), **_COMMON, **_LIMITED}
     ),
@@ -85,7 +92,7 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         services.delete_ticket(ticket=instance)
 
     @extend_schema(responses={200: NotificationSerializer(many=True), **_COMMON})
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def notifications(self, request: Request, pk: str | None = None) -> Response:
         """The emails this ticket has caused, and whether each was delivered."""
         ticket = self.get_object()
@@ -100,7 +107,7 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
             **_COMMON,
         },
     )
-    @action(detail=True, methods=["post"])
+    @action(detail=True, methods=["post"], filter_backends=[])
     def respond(self, request: Request, pk: str | None = None) -> Response:
         """Record the ticket's first response, now: it meets or misses that deadline. Once."""
         try:
@@ -110,7 +117,7 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         return Response(self.get_serializer(ticket).data, status=status.HTTP_200_OK)
 
     @extend_schema(responses={200: SlaExplanationSerializer, **_COMMON})
-    @action(detail=True, methods=["get"], pagination_class=None)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def sla(self, request: Request, pk: str | None = None) -> Response:
         """Both SLA metrics explained: targets, deadlines, business time elapsed and left,
         warning thresholds, pauses, and the timeline of what set or moved each deadline."""

@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from django.core.exceptions import NON_FIELD_ERRORS, RequestDataTooBig
+from django.core.exceptions import NON_FIELD_ERRORS, ObjectDoesNotExist, RequestDataTooBig
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import status
-from rest_framework.exceptions import APIException, ValidationError
+from rest_framework.exceptions import APIException, NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 from rest_framework.views import exception_handler
@@ -24,6 +24,10 @@ def json_exception_handler(exc: Exception, context: dict[str, Any]) -> Response 
         # Services refuse bad requests with Django's ValidationError (the admin shows it
         # beside the field); the API answers it as a 400, like a serializer's.
         exc = ValidationError(_detail_of(exc))
+    elif isinstance(exc, ObjectDoesNotExist):
+        # Found by the view, then deleted by another request before a service locked it
+        # (a PATCH beside a DELETE): gone, as far as this request can tell.
+        exc = NotFound()
     return exception_handler(exc, context)
 
 

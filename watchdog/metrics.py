@@ -186,8 +186,9 @@ def render(*, now: datetime | None = None) -> bytes:
     return generate_latest(registry)
 
 
-def _refusal(request: HttpRequest) -> HttpResponse | None:
-    """Why this request may not read the metrics, or None when it may."""
+def may_read_operations(request: HttpRequest) -> bool:
+    """Whether the request carries the metrics token or comes from a signed-in staff user:
+    who may read /metrics and /healthz's details."""
     token = settings.METRICS_TOKEN
     scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
     if (
@@ -195,10 +196,15 @@ def _refusal(request: HttpRequest) -> HttpResponse | None:
         and scheme.lower() == "bearer"
         and hmac.compare_digest(credentials.strip().encode(), token.encode())
     ):
+        return True
+    return bool(request.user.is_authenticated and request.user.is_staff)
+
+
+def _refusal(request: HttpRequest) -> HttpResponse | None:
+    """Why this request may not read the metrics, or None when it may."""
+    if may_read_operations(request):
         return None
-    if request.user.is_authenticated and request.user.is_staff:
-        return None
-    if not token:
+    if not settings.METRICS_TOKEN:
         return JsonResponse({"detail": "Not found."}, status=404)
     refused = JsonResponse({"detail": "Missing or invalid metrics token."}, status=401)
     refused["WWW-Authenticate"] = 'Bearer realm="metrics"'

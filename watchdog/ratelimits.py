@@ -5,9 +5,11 @@ django-ratelimit's decorator answers a limited request with 403. The views call
 real user), and a limited request becomes DRF's `Throttled`, a 429 with Retry-After.
 """
 
+import ipaddress
 import logging
 from collections.abc import Callable
 
+from django.conf import settings
 from django.http import HttpRequest
 from django_ratelimit.core import get_usage
 from rest_framework.exceptions import APIException, Throttled
@@ -28,8 +30,31 @@ def user_key(group: str, request: HttpRequest) -> str:
     return str(request.user.pk)
 
 
+def client_address(request: HttpRequest) -> str:
+    """The client's address, past TRUSTED_PROXY_COUNT reverse proxies.
+
+    Each proxy appends the address it was reached from to X-Forwarded-For, so with N
+    trusted proxies in front, the N-th entry from the right is the one the outermost of
+    them saw: the client. Entries further left are the client's to write, and are never
+    read. With no trusted proxies (the default) the header is ignored altogether, and
+    with fewer entries than proxies (a request that bypassed one) the peer's own address
+    counts.
+    """
+    peer = str(request.META.get("REMOTE_ADDR", ""))
+    proxies = settings.TRUSTED_PROXY_COUNT
+    if proxies == 0:
+        return peer
+    forwarded = [entry.strip() for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    if len(forwarded) < proxies:
+        return peer
+    try:
+        return str(ipaddress.ip_address(forwarded[-proxies]))
+    except ValueError:
+        return peer
+
+
 def ip_key(group: str, request: HttpRequest) -> str:
-    return str(request.META.get("REMOTE_ADDR", ""))
+    return client_address(request)
 
 
 def enforce(

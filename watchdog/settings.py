@@ -75,6 +75,7 @@ INSTALLED_APPS = [
     "django_ratelimit",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "csp",
     "watchdog",
     "accounts",
     "tickets",
@@ -91,6 +92,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "watchdog.cache_control.NoStoreForCredentialsMiddleware",
 ]
 
 ROOT_URLCONF = "watchdog.urls"
@@ -281,14 +284,20 @@ API_MAX_PAGE_SIZE = env_int("API_MAX_PAGE_SIZE", 200, minimum=1)
 # asked for, if deeper), then say "at least": an exact COUNT(*) reads every match. 0: exact.
 API_COUNT_LIMIT = env_int("API_COUNT_LIMIT", 10_000, minimum=0)
 
-# django-ratelimit rates ("count/period"), keyed per user for tickets and per client IP
-# and per username for the token endpoints.
+# django-ratelimit rates ("count/period"), keyed per user for tickets, and per client IP
+# and per (username, client IP) for the token endpoints: a username's limit counts one
+# address's guesses, so a stranger's bad passwords never lock its owner out.
 RATELIMIT_TICKETS_LIST = env_rate("RATELIMIT_TICKETS_LIST", "10/m")
 RATELIMIT_TICKETS_CREATE = env_rate("RATELIMIT_TICKETS_CREATE", "5/m")
 RATELIMIT_LOGIN_PER_IP = env_rate("RATELIMIT_LOGIN_PER_IP", "30/m")
 RATELIMIT_LOGIN_PER_USERNAME = env_rate("RATELIMIT_LOGIN_PER_USERNAME", "5/m")
 RATELIMIT_REGISTER_PER_IP = env_rate("RATELIMIT_REGISTER_PER_IP", "10/h")
 RATELIMIT_ENABLE = env_bool("RATELIMIT_ENABLE", True)
+# How many reverse proxies in front of the service append to X-Forwarded-For; the client
+# IP the limits count is the entry that many from the right (watchdog.ratelimits). 0, the
+# default, ignores the header: set it only when every request comes through them, or
+# clients could pick their own address (docs/deployment.md).
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0, maximum=10)
 # django-ratelimit's own cache checks know neither Django's built-in Redis cache nor that
 # a per-process cache is a deliberate embedded default; watchdog.checks says it instead.
 SILENCED_SYSTEM_CHECKS = [
@@ -306,7 +315,7 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["watchdog.parsers.JSONBodyParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PAGINATION_CLASS": "tickets.pagination.TicketPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
@@ -350,6 +359,29 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # sla_state and first_response_state share these states: one enum, not two names.
     "ENUM_NAME_OVERRIDES": {"SlaStateEnum": "tickets.sla.SlaState"},
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "watchdog.schema.state_request_rules",
+        "watchdog.schema.state_server_answers",
+    ],
+}
+
+# Content-Security-Policy (django-csp) on every answer. The API's JSON needs none; the
+# policy is for the pages: /api/docs/ (Swagger UI from drf-spectacular-sidecar, its start
+# script a file of its own, see watchdog.urls) and the admin. Styles may be inline:
+# Swagger UI sets style attributes, and its page has a <style> block.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'none'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'"],
+        "form-action": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "base-uri": ["'none'"],
+    }
 }
 
 # Request bodies larger than this are refused with 413 before they are parsed.
