@@ -21,7 +21,7 @@ load_dotenv(Path(__file__).resolve().parent / ".env", override=False)
 if env_bool("DEBUG", True):
     sys.exit(
         "gunicorn.conf.py: DEBUG is true (its default). gunicorn serves production: set "
-        "DEBUG=false with SECRET_KEY and ALLOWED_HOSTS (README: Deploying), or use `make run`."
+        "DEBUG=false with SECRET_KEY and ALLOWED_HOSTS (docs/deployment.md), or use `make run`."
     )
 
 # 127.0.0.1 unless told otherwise: the service belongs behind a TLS-terminating proxy.

@@ -1,4 +1,4 @@
-"""The business calendar of the README's worked example, shared by the policy tests."""
+"""The business calendar of the worked example in docs/sla.md, shared by the policy tests."""
 
 from datetime import time
 
