@@ -2,8 +2,6 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-HOST ?= 127.0.0.1
-PORT ?= 8000
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
@@ -22,7 +20,7 @@ install: $(BIN)/.installed  ## Create .venv and install the pinned dependencies
 
 run: install  ## Migrate, then serve the API and run the SLA checker loop beside it
 	$(BIN)/python manage.py migrate --noinput --skip-checks
-	HOST=$(HOST) PORT=$(PORT) PYTHON=$(BIN)/python scripts/serve-dev
+	PYTHON=$(BIN)/python scripts/serve-dev
 
 # HOST and PORT are not passed on here: gunicorn.conf.py reads them, from .env too, and a
 # value set here would win over .env's.
@@ -35,9 +33,11 @@ test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends
 fuzz: install  ## Schemathesis against a real gunicorn on PostgreSQL + Redis (docs/fuzzing.md)
 	PYTHON=$(BIN)/python scripts/fuzz
 
-lint: install  ## ruff (lint and format check) and mypy --strict
+lint: install typecheck  ## ruff (lint and format check) and mypy --strict
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+typecheck: install  ## mypy --strict
 	$(BIN)/mypy .
 
 format: install  ## Apply ruff's fixes and formatting

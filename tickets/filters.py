@@ -51,8 +51,9 @@ class AwareIsoDateTimeField(IsoDateTimeField):
             {"type": "string", "format": "date-time", "pattern": UTC_OFFSET_PATTERN},
             {"type": "string", "maxLength": 0},
         ],
-        "description": "ISO 8601 with a UTC offset from -15:59 to +15:59; empty: no filter.",
-        "example": "2026-11-27T17:00:00Z",
+        # No "example": Swagger UI's "Try it out" fills one in, and would filter the list.
+        "description": "ISO 8601 with a UTC offset from -15:59 to +15:59, such as "
+        "2026-11-27T17:00:00Z; empty: no filter.",
     }
 )
 class AwareIsoDateTimeFilter(django_filters.IsoDateTimeFilter):
@@ -124,7 +125,7 @@ BREACHING_WITHIN_PATTERN = (
         "type": "string",
         "pattern": BREACHING_WITHIN_PATTERN,
         "maxLength": 64,
-        "example": "2h",
+        # No "example": Swagger UI's "Try it out" would fill it in and hide most tickets.
         "description": _BREACHING_WITHIN,
     }
 )
