@@ -22,20 +22,21 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from notifications import latency
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.base import SetAside, Transport, TransportError
 from notifications.transports.email import EmailTransport
-from tickets.models import Ticket
-from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
 
 # A channel for one batch (a class, or any factory of one).
 TransportFactory = Callable[[], Transport[Any]]
+# Told which rows a batch had accepted, once they are marked sent (tickets.engine stamps
+# the tickets of delivered warnings this way).
+OnSent = Callable[[Sequence[Notification]], None]
 # The least part of every claimed batch kept for retries while new rows are waiting.
 RETRY_SHARE = 0.1
 
@@ -78,6 +79,7 @@ def deliver_due(
     max_batches: int = 1000,
     time_budget: float | None = None,
     transport: TransportFactory = EmailTransport,
+    on_sent: OnSent | None = None,
 ) -> DeliveryReport:
     """Send every pending notification due by `now`, batch after batch.
 
@@ -87,6 +89,8 @@ def deliver_due(
     full batch, `more_due` says so, and the caller decides who sends the rest. When the
     mail server cannot be reached it stops after that one batch (`unreachable`): trying
     the next batches would only wait for the same timeout again and again.
+
+    `on_sent` is called after every batch with the rows it delivered (see send_batch).
     """
     report = DeliveryReport()
     batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
@@ -98,7 +102,7 @@ def deliver_due(
         claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
         if not claimed:
             break
-        report.add(send_batch(claimed, transport=transport))
+        report.add(send_batch(claimed, transport=transport, on_sent=on_sent))
         if len(claimed) < batch_size or report.unreachable:
             break
     else:
@@ -150,8 +154,14 @@ def send_batch(
     claimed: list[Notification],
     *,
     transport: TransportFactory = EmailTransport,
+    on_sent: OnSent | None = None,
 ) -> DeliveryReport:
-    """Send claimed notifications through one transport, recording each outcome at once."""
+    """Send claimed notifications through one transport, recording each outcome at once.
+
+    `on_sent` gets the rows the channel accepted, after they are marked sent and before
+    the asynchronous commits end, even when the batch stops early: whatever it writes
+    follows the rows, never precedes them.
+    """
     report = DeliveryReport()
     waits: list[float] = []  # seconds each sent email spent in the outbox
     sent: list[Notification] = []  # accepted by the other side, rows marked sent
@@ -161,7 +171,8 @@ def send_batch(
             try:
                 _send_all(claimed, channel, report, waits, sent)
             finally:
-                _stamp_warned_tickets(sent)
+                if on_sent is not None and sent:
+                    on_sent(sent)
     finally:
         channel.close()
     latency.record(waits)
@@ -276,32 +287,6 @@ def _mark_sent(notification: Notification, recipient: str) -> datetime:
             sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
         )
     return now
-
-
-def _stamp_warned_tickets(sent: Sequence[Notification]) -> None:
-    """Set `warning_sent_at` on the tickets of the warnings this batch delivered, at once.
-
-    One statement per batch instead of one per warning (a round trip saved per warning),
-    each ticket getting its warning's `sent_at`, and only while the ticket still has the
-    deadline that warning was about. After the rows, never before: a crash in between
-    leaves a ticket saying "not warned" about a warning that went out, never the reverse.
-    The row, not this stamp, decides whether an email is sent.
-    """
-    # warning_sent_at is about the resolution deadline.
-    warned = [n for n in sent if n.kind == Announcement.WARNING and n.metric == Metric.RESOLUTION]
-    if not warned:
-        return
-    delivered = Notification.objects.filter(
-        pk__in=[n.pk for n in warned],
-        ticket_id=OuterRef("pk"),
-        deadline=OuterRef("deadline"),
-        sent_at__isnull=False,
-    )
-    Ticket.objects.filter(
-        Exists(delivered),
-        pk__in={n.ticket_id for n in warned},
-        warning_sent_at__isnull=True,
-    ).update(warning_sent_at=Subquery(delivered.order_by("sent_at").values("sent_at")[:1]))
 
 
 @contextlib.contextmanager

@@ -23,8 +23,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from kombu import Connection
 
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
+from tickets.checker import deliver_due
 from watchdog.celery import app, broker_connection
 
 log = logging.getLogger(__name__)

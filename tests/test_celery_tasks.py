@@ -20,7 +20,6 @@ import redis
 from celery.exceptions import CPendingDeprecationWarning
 from django.conf import settings as django_settings
 
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from notifications.tasks import (
     MAX_TASKS_PER_CHECK,
@@ -33,6 +32,7 @@ from tests.conftest import T0
 from tests.smtp_server import free_port
 from tests.test_settings import start_up
 from tickets import services, tasks
+from tickets.checker import deliver_due
 from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
 from tickets.sla import SlaState
