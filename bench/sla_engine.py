@@ -455,7 +455,7 @@ def measure_delivery(
     ds: dataset.Dataset, sink: SmtpSink, *, now: datetime, reps: int, emails: int
 ) -> dict[str, Any]:
     """deliver_due(now) for `emails` queued warnings, to the SMTP sink; emails per second."""
-    from notifications.delivery import deliver_due
+    from tickets.checker import deliver_due
 
     rates, seconds, queries = Samples(), Samples(), 0
     cpu: dict[str, Samples] = {}
@@ -586,7 +586,7 @@ def worker(kind: str, *, now: datetime, budget_s: float) -> dict[str, Any]:
     from django.core.mail.backends import smtp  # noqa: F401
 
     if kind == "deliver":
-        from notifications.delivery import deliver_due
+        from tickets.checker import deliver_due
 
         print("ready", flush=True)
         sys.stdin.readline()

@@ -1,4 +1,8 @@
-"""Delivering the outbox: claim due rows with a lease, send over one connection, record.
+"""Delivering the outbox: claim due rows with a lease, send them through a transport, record.
+
+The channel itself (SMTP today) is a notifications.transports class; what is here is the
+same for every channel: the claim, the batch loop and its time budget, and the outcome of
+each row (sent, retrying, failed, skipped, held).
 
 Guarantee: every notification is delivered at least once. A row is marked sent right
 after the mail server accepts it, so a duplicate is possible only if the process dies
@@ -9,30 +13,30 @@ or, on PostgreSQL, if the database server crashes before flushing that write
 
 import contextlib
 import logging
-import smtplib
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.core.mail import EmailMessage, get_connection
-from django.core.mail.backends.base import BaseEmailBackend
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import Exists, F, OuterRef, QuerySet, Subquery
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from notifications import latency
-from notifications.addresses import UnsendableMessage, prepare
-from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
-from tickets.models import Ticket
-from tickets.sla import Announcement, Metric
+from notifications.transports.base import SetAside, Transport, TransportError
+from notifications.transports.email import EmailTransport
 
 log = logging.getLogger(__name__)
 
-HELD_REASON = "held until the owner confirms their email address"
+# A channel for one batch (a class, or any factory of one).
+TransportFactory = Callable[[], Transport[Any]]
+# Told which rows a batch had accepted, once they are marked sent (tickets.engine stamps
+# the tickets of delivered warnings this way).
+OnSent = Callable[[Sequence[Notification]], None]
 # The least part of every claimed batch kept for retries while new rows are waiting.
 RETRY_SHARE = 0.1
 
@@ -61,14 +65,6 @@ class DeliveryReport:
         self.unreachable = self.unreachable or other.unreachable
 
 
-class DeliveryError(Exception):
-    def __init__(self, message: str, *, permanent: bool, unreachable: bool = False) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        # No mail server answered: nothing is wrong with the email itself.
-        self.unreachable = unreachable
-
-
 def retry_delay(attempts: int) -> timedelta:
     """Exponential backoff after the n-th failed attempt: base, 2*base, 4*base ... capped."""
     seconds = settings.SLA_RETRY_BASE_SECONDS * 2 ** max(0, attempts - 1)
@@ -82,6 +78,8 @@ def deliver_due(
     ticket_ids: list[int] | None = None,
     max_batches: int = 1000,
     time_budget: float | None = None,
+    transport: TransportFactory = EmailTransport,
+    on_sent: OnSent | None = None,
 ) -> DeliveryReport:
     """Send every pending notification due by `now`, batch after batch.
 
@@ -91,6 +89,8 @@ def deliver_due(
     full batch, `more_due` says so, and the caller decides who sends the rest. When the
     mail server cannot be reached it stops after that one batch (`unreachable`): trying
     the next batches would only wait for the same timeout again and again.
+
+    `on_sent` is called after every batch with the rows it delivered (see send_batch).
     """
     report = DeliveryReport()
     batch_size = batch_size or settings.SLA_DELIVERY_BATCH_SIZE
@@ -102,7 +102,7 @@ def deliver_due(
         claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
         if not claimed:
             break
-        report.add(send_batch(claimed))
+        report.add(send_batch(claimed, transport=transport, on_sent=on_sent))
         if len(claimed) < batch_size or report.unreachable:
             break
     else:
@@ -150,30 +150,41 @@ def _lock_oldest(due: QuerySet[Notification], limit: int) -> list[int]:
     )
 
 
-def send_batch(claimed: list[Notification]) -> DeliveryReport:
-    """Send claimed notifications over one connection, recording each outcome at once."""
+def send_batch(
+    claimed: list[Notification],
+    *,
+    transport: TransportFactory = EmailTransport,
+    on_sent: OnSent | None = None,
+) -> DeliveryReport:
+    """Send claimed notifications through one transport, recording each outcome at once.
+
+    `on_sent` gets the rows the channel accepted, after they are marked sent and before
+    the asynchronous commits end, even when the batch stops early: whatever it writes
+    follows the rows, never precedes them.
+    """
     report = DeliveryReport()
     waits: list[float] = []  # seconds each sent email spent in the outbox
-    warned: list[Notification] = []  # warnings accepted by the server, rows marked sent
-    connection = get_connection(fail_silently=False)
+    sent: list[Notification] = []  # accepted by the other side, rows marked sent
+    channel = transport()
     try:
         with _asynchronous_commits():
             try:
-                _send_all(claimed, connection, report, waits, warned)
+                _send_all(claimed, channel, report, waits, sent)
             finally:
-                _stamp_warned_tickets(warned)
+                if on_sent is not None and sent:
+                    on_sent(sent)
     finally:
-        _close_quietly(connection)
+        channel.close()
     latency.record(waits)
     return report
 
 
 def _send_all(
     claimed: list[Notification],
-    connection: BaseEmailBackend,
+    channel: Transport[Any],
     report: DeliveryReport,
     waits: list[float],
-    warned: list[Notification],
+    sent: list[Notification],
 ) -> None:
     started = time.monotonic()
     # Stop well before the lease ends so no other sender can claim a row still in hand.
@@ -183,33 +194,32 @@ def _send_all(
         if time.monotonic() - started > budget:
             _release(claimed[index:])
             return
-        if _set_aside(notification, report):
+        recipient = _recipient(channel, notification, report)
+        if recipient is None:
             continue
-        recipient = notification.ticket.owner.email
         try:
-            message = _build(connection, notification, recipient)
-        except DeliveryError as error:
-            _record_failure(notification, error, report)  # the connection was not touched
+            message = channel.prepare(notification, recipient=recipient)
+        except TransportError as error:
+            _record_failure(notification, error, report)  # the channel was not touched
             continue
         if not opened:
             try:
-                connection.open()
+                channel.open()
                 opened = True
-            except (smtplib.SMTPException, OSError) as error:
+            except TransportError as error:
                 # Unreachable: this attempt fails for the whole batch at once, rather than
                 # waiting for a timeout once per message.
-                _fail_unreachable(claimed[index:], error, report)
+                _fail_unreachable(claimed[index:], channel, error, report)
                 return
         try:
-            _send(connection, message)
-        except DeliveryError as error:
-            _close_quietly(connection)  # its state is unknown; reopen for the next one
+            channel.send(message, recipient=recipient)
+        except TransportError as error:
+            channel.close()  # its state is unknown; reopen for the next one
             opened = False
             _record_failure(notification, error, report)
             continue
         sent_at = _mark_sent(notification, recipient)
-        if notification.kind == Announcement.WARNING and notification.metric == Metric.RESOLUTION:
-            warned.append(notification)  # warning_sent_at is about the resolution deadline
+        sent.append(notification)
         report.sent += 1
         waits.append((sent_at - notification.created_at).total_seconds())
         log.info(
@@ -220,27 +230,33 @@ def _send_all(
         )
 
 
-def _fail_unreachable(unsent: list[Notification], error: Exception, report: DeliveryReport) -> None:
-    failure = DeliveryError(f"cannot connect: {error}", permanent=False, unreachable=True)
+def _fail_unreachable(
+    unsent: list[Notification],
+    channel: Transport[Any],
+    failure: TransportError,
+    report: DeliveryReport,
+) -> None:
     report.unreachable = True
     for notification in unsent:
-        # Nobody to send to is not a failure, whether or not the server is up.
-        if not _set_aside(notification, report):
+        # Nobody to send to is not a failure, whether or not the other side is up.
+        if _recipient(channel, notification, report) is not None:
             _record_failure(notification, failure, report)
 
 
-def _set_aside(notification: Notification, report: DeliveryReport) -> bool:
-    """Skip a row with nobody to send to, hold one for an unconfirmed address: True if so."""
-    owner = notification.ticket.owner
-    if not owner.email:
-        _mark_skipped(notification)
-        report.skipped += 1
-        return True
-    if hasattr(owner, "email_confirmation"):  # accounts.EmailConfirmation: not confirmed
-        _hold(notification)
+def _recipient(
+    channel: Transport[Any], notification: Notification, report: DeliveryReport
+) -> str | None:
+    """Where the row goes; None once it is skipped or held instead."""
+    recipient = channel.recipient(notification)
+    if not isinstance(recipient, SetAside):
+        return recipient
+    if recipient.held:
+        _hold(notification, recipient.reason)
         report.held += 1
-        return True
-    return False
+    else:
+        _mark_skipped(notification, recipient.reason)
+        report.skipped += 1
+    return None
 
 
 def _ids(notification: Notification, **more: object) -> dict[str, object]:
@@ -252,64 +268,6 @@ def _ids(notification: Notification, **more: object) -> dict[str, object]:
         "attempt": notification.attempts,
         **more,
     }
-
-
-def _build(
-    connection: BaseEmailBackend, notification: Notification, recipient: str
-) -> EmailMessage:
-    """The message, formatted once as the backend will: any failure here is permanent.
-
-    What cannot be built from this row's data today cannot be built tomorrow either, and
-    whatever its exception class, it is this one row's failure: recorded on the row, and
-    the rest of the batch goes on.
-    """
-    try:
-        message = build_message(
-            notification, recipient=recipient, now=timezone.now(), connection=connection
-        )
-        prepare(message)
-    except DatabaseError:
-        raise  # not the row's fault: the caller's retry or the loop deals with it
-    except UnsendableMessage as error:
-        raise DeliveryError(str(error), permanent=True) from error
-    except Exception as error:
-        raise DeliveryError(
-            f"cannot build the message: {type(error).__name__}: {error}", permanent=True
-        ) from error
-    return message
-
-
-def _send(connection: BaseEmailBackend, message: EmailMessage) -> None:
-    try:
-        connection.send_messages([message])
-    except smtplib.SMTPRecipientsRefused as error:
-        codes = [code for code, _ in error.recipients.values()]
-        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-        raise DeliveryError(
-            f"recipient refused: {error.recipients}", permanent=permanent
-        ) from error
-    except smtplib.SMTPDataError as error:
-        raise DeliveryError(
-            f"{error.smtp_code} {error.smtp_error!r}", permanent=500 <= error.smtp_code < 600
-        ) from error
-    except smtplib.SMTPResponseException as error:
-        # Sender refused, authentication and the like: configuration, not this message.
-        raise DeliveryError(f"{error.smtp_code} {error.smtp_error!r}", permanent=False) from error
-    except (smtplib.SMTPException, OSError) as error:
-        raise DeliveryError(f"{type(error).__name__}: {error}", permanent=False) from error
-    except Exception as error:
-        # Anything else the backend raises (a codec, a bug in a third-party backend) is
-        # not understood, so it is retried with backoff like a refusal, and given up
-        # after SLA_DELIVERY_MAX_ATTEMPTS: never left pending for ever.
-        raise DeliveryError(
-            f"unexpected {type(error).__name__}: {error}", permanent=False
-        ) from error
-
-
-def _close_quietly(connection: BaseEmailBackend) -> None:
-    # A broken connection is being thrown away anyway.
-    with contextlib.suppress(Exception):
-        connection.close()
 
 
 def _mark_sent(notification: Notification, recipient: str) -> datetime:
@@ -329,30 +287,6 @@ def _mark_sent(notification: Notification, recipient: str) -> datetime:
             sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
         )
     return now
-
-
-def _stamp_warned_tickets(warned: list[Notification]) -> None:
-    """Set `warning_sent_at` on the tickets of the warnings this batch delivered, at once.
-
-    One statement per batch instead of one per warning (a round trip saved per warning),
-    each ticket getting its warning's `sent_at`, and only while the ticket still has the
-    deadline that warning was about. After the rows, never before: a crash in between
-    leaves a ticket saying "not warned" about a warning that went out, never the reverse.
-    The row, not this stamp, decides whether an email is sent.
-    """
-    if not warned:
-        return
-    delivered = Notification.objects.filter(
-        pk__in=[n.pk for n in warned],
-        ticket_id=OuterRef("pk"),
-        deadline=OuterRef("deadline"),
-        sent_at__isnull=False,
-    )
-    Ticket.objects.filter(
-        Exists(delivered),
-        pk__in={n.ticket_id for n in warned},
-        warning_sent_at__isnull=True,
-    ).update(warning_sent_at=Subquery(delivered.order_by("sent_at").values("sent_at")[:1]))
 
 
 @contextlib.contextmanager
@@ -378,19 +312,20 @@ def _asynchronous_commits() -> Iterator[None]:
             cursor.execute("RESET synchronous_commit")
 
 
-def _mark_skipped(notification: Notification) -> None:
+def _mark_skipped(notification: Notification, reason: str) -> None:
     log.info(
-        "notification %s for ticket %s skipped: owner has no email address",
+        "notification %s for ticket %s skipped: %s",
         notification.pk,
         notification.ticket_id,
+        reason,
         extra=_ids(notification),
     )
     Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error="owner has no email address"
+        status=DeliveryStatus.SKIPPED, next_attempt_at=None, last_error=reason
     )
 
 
-def _hold(notification: Notification) -> None:
+def _hold(notification: Notification, reason: str) -> None:
     """Set the row aside, not counting this as an attempt, until its owner confirms.
 
     Out of the pending rows, so it neither blocks a batch nor ages the backlog;
@@ -398,9 +333,10 @@ def _hold(notification: Notification) -> None:
     warning that stops being true is cancelled like a pending one (outbox.cancel_stale).
     """
     log.info(
-        "notification %s for ticket %s held: owner has not confirmed their address",
+        "notification %s for ticket %s %s",
         notification.pk,
         notification.ticket_id,
+        reason,
         extra=_ids(notification),
     )
     Notification.objects.filter(
@@ -409,12 +345,12 @@ def _hold(notification: Notification) -> None:
         status=DeliveryStatus.HELD,
         attempts=F("attempts") - 1,
         next_attempt_at=None,
-        last_error=HELD_REASON,
+        last_error=reason,
     )
 
 
 def _record_failure(
-    notification: Notification, error: DeliveryError, report: DeliveryReport
+    notification: Notification, error: TransportError, report: DeliveryReport
 ) -> None:
     attempts = notification.attempts  # already counts this attempt (see claim)
     give_up = not error.unreachable and (

@@ -1,11 +1,13 @@
 """Writing to the outbox: called inside the transaction that changes a ticket's state."""
 
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db import connection
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, Notification
@@ -132,3 +134,36 @@ def release_held(*, user_id: int, now: datetime) -> int:
     return Notification.objects.filter(ticket__owner_id=user_id, status=DeliveryStatus.HELD).update(
         status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=""
     )
+
+
+def due(now: datetime) -> QuerySet[Notification]:
+    """Pending rows whose next attempt is due by `now`."""
+    # Served by notification_claim_idx.
+    return Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+
+
+# What deliver_soon calls once a transaction has queued emails: set at start-up by the
+# module that can reach the workers (tickets.apps wires in tickets.tasks.nudge), so the
+# services calling deliver_soon import no Celery. Unset, the checker delivers, as always.
+Nudge = Callable[[], None]
+_nudge: Nudge | None = None
+
+
+def set_nudge(nudge: Nudge | None) -> None:
+    global _nudge
+    _nudge = nudge
+
+
+def deliver_soon(*, ticket_id: int, now: datetime) -> None:
+    """Once the current transaction commits, have a worker send this ticket's due emails.
+
+    Only with a broker: without one, the check_sla loop delivers them, as always. This is
+    a nudge so a creation email does not wait for beat; the row in the outbox is what
+    counts, so when the broker cannot take the nudge the request still succeeds and beat's
+    next check delivers the email.
+    """
+    nudge = _nudge
+    if not settings.CELERY_BROKER_URL or nudge is None:
+        return
+    if due(now).filter(ticket_id=ticket_id).exists():
+        transaction.on_commit(nudge)

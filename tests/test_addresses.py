@@ -18,10 +18,10 @@ from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from notifications.addresses import validate_deliverable
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from tests.smtp_server import SmtpServer
 from tickets import services
+from tickets.checker import deliver_due
 from tickets.models import Ticket
 
 # What Django's quoted-string pattern allows: every ASCII character but NUL, TAB, LF, CR,

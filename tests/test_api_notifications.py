@@ -8,9 +8,9 @@ from datetime import timedelta
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
-from notifications.delivery import deliver_due
 from tests.conftest import T0, client_for
 from tickets import services
+from tickets.checker import deliver_due
 from tickets.sla import Status
 
 MINUTE = timedelta(minutes=1)

@@ -20,22 +20,22 @@ import redis
 from celery.exceptions import CPendingDeprecationWarning
 from django.conf import settings as django_settings
 
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
-from notifications.tasks import (
-    MAX_TASKS_PER_CHECK,
-    NUDGE_TIMEOUT_SECONDS,
-    deliver_pending,
-    dispatch_deliveries,
-)
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
 from tests.smtp_server import free_port
 from tests.test_settings import start_up
 from tickets import services, tasks
+from tickets.checker import deliver_due
 from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
 from tickets.sla import SlaState
+from tickets.tasks import (
+    MAX_TASKS_PER_CHECK,
+    NUDGE_TIMEOUT_SECONDS,
+    deliver_pending,
+    dispatch_deliveries,
+)
 from watchdog.celery import app as celery_app
 from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache

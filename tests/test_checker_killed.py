@@ -16,7 +16,6 @@ import pytest
 from django.db import connection, transaction
 from django.utils import timezone
 
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from tests.checker_processes import (
     STUCK_AFTER_SECONDS,
@@ -26,6 +25,7 @@ from tests.checker_processes import (
 )
 from tests.smtp_server import smtp_settings_for
 from tickets import services
+from tickets.checker import deliver_due
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -20,7 +20,6 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from notifications import outbox
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from tests.checker_processes import (
     Expected,
@@ -32,6 +31,7 @@ from tests.checker_processes import (
 )
 from tests.smtp_server import SmtpServer
 from tickets import services
+from tickets.checker import deliver_due
 from tickets.engine import run_transitions, warning_window
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, SlaState

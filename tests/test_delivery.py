@@ -18,12 +18,13 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
-from notifications.delivery import claim, deliver_due, retry_delay, send_batch
+from notifications.delivery import claim, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
 from tests.smtp_server import smtp_settings_for
 from tickets import services
-from tickets.engine import run_transitions
+from tickets.checker import deliver_due
+from tickets.engine import run_transitions, stamp_warnings_sent
 from tickets.models import Ticket
 from tickets.sla import Status
 
@@ -700,7 +701,7 @@ def test_a_batch_of_warnings_stamps_their_tickets_in_one_statement(
     Ticket.objects.filter(pk=moved.pk).update(deadline=T0 + 3 * HOUR)
 
     with CaptureQueriesContext(connection) as queries:
-        report = send_batch(claimed)
+        report = send_batch(claimed, on_sent=stamp_warnings_sent)
 
     assert report.sent == 4
     stamps = [q["sql"] for q in queries if q["sql"].startswith('UPDATE "tickets_ticket"')]

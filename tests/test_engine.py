@@ -9,10 +9,10 @@ from datetime import timedelta
 
 import pytest
 
-from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
 from tickets import services
+from tickets.checker import deliver_due
 from tickets.engine import run_transitions
 from tickets.models import Ticket
 from tickets.sla import SlaState, Status

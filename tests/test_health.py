@@ -14,12 +14,12 @@ from django.conf import settings as django_settings
 from django.test import Client
 from django.utils import timezone as dj_timezone
 
-from notifications.delivery import claim, deliver_due
+from notifications.delivery import claim
 from tests.celery_app import celery_configured, redis_reachable
 from tests.conftest import T0
 from tests.smtp_server import free_port
 from tests.test_settings import run
-from tickets.checker import check_sla, run_state_changes
+from tickets.checker import check_sla, deliver_due, run_state_changes
 from watchdog.health import BROKER_TIMEOUT_SECONDS
 
 SECOND = timedelta(seconds=1)

@@ -11,9 +11,9 @@ from datetime import timedelta
 
 import pytest
 
-from notifications.delivery import deliver_due
 from notifications.models import Notification
 from tests.test_settings import run, start_up
+from tickets.checker import deliver_due
 from watchdog.jsonlog import JsonFormatter
 
 HOUR = timedelta(hours=1)

@@ -15,12 +15,12 @@ from django.utils import timezone as dj_timezone
 from prometheus_client.parser import text_string_to_metric_families
 
 from notifications import latency
-from notifications.delivery import claim, deliver_due
+from notifications.delivery import claim
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
 from tests.test_settings import start_up
 from tickets import services
-from tickets.checker import check_sla
+from tickets.checker import check_sla, deliver_due
 from tickets.models import Ticket
 from tickets.sla import SlaState, Status
 

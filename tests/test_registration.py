@@ -15,11 +15,11 @@ from django.test import Client
 from rest_framework.test import APIClient
 
 from accounts.models import EmailConfirmation
-from notifications.delivery import HELD_REASON, deliver_due
 from notifications.models import DeliveryStatus, Notification
+from notifications.transports.email import HELD_REASON
 from tests.conftest import T0, client_for
 from tests.smtp_server import ReceivedMessage, SmtpServer
-from tickets.checker import check_sla
+from tickets.checker import check_sla, deliver_due
 from tickets.sla import Status
 
 HOUR = timedelta(hours=1)

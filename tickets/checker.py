@@ -8,10 +8,11 @@ from datetime import datetime
 from django.db.models import F, Min
 from django.utils import timezone
 
-from notifications.delivery import DeliveryReport, deliver_due
+from notifications import delivery
+from notifications.delivery import DeliveryReport
 from notifications.models import DeliveryStatus, Notification
 from policies.models import SlaPolicy
-from tickets.engine import run_transitions
+from tickets.engine import run_transitions, stamp_warnings_sent
 from tickets.models import CheckerRun, Ticket
 from tickets.recompute import run_requested
 
@@ -35,6 +36,29 @@ def check_sla(*, now: datetime | None = None) -> CheckReport:
     """Apply every SLA state change due by `now`, then deliver every email due."""
     changes = run_state_changes(now=now)
     return CheckReport(state_changes=changes, delivery=deliver_due(now=now))
+
+
+def deliver_due(
+    *,
+    now: datetime | None = None,
+    batch_size: int | None = None,
+    ticket_ids: list[int] | None = None,
+    max_batches: int = 1000,
+    time_budget: float | None = None,
+) -> DeliveryReport:
+    """notifications.delivery.deliver_due, with the tickets of delivered warnings stamped.
+
+    Every caller on the tickets side delivers through this (check_sla, the Celery
+    delivery task, Ticket.check_and_notify_sla), so `warning_sent_at` follows each batch.
+    """
+    return delivery.deliver_due(
+        now=now,
+        batch_size=batch_size,
+        ticket_ids=ticket_ids,
+        max_batches=max_batches,
+        time_budget=time_budget,
+        on_sent=stamp_warnings_sent,
+    )
 
 
 def run_state_changes(*, now: datetime | None = None) -> int:

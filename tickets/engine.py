@@ -15,16 +15,18 @@ one at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from notifications import outbox
+from notifications.models import Notification
 from policies.business_time import BusinessCalendar
 from policies.models import SlaPolicy
 from tickets import bulk
@@ -449,3 +451,33 @@ def run_transitions(
             changed += apply_many(rows, now=now, clocks=clocks)
         if len(rows) < batch_size or not due_only:
             return changed
+
+
+def stamp_warnings_sent(delivered: Sequence[Notification]) -> None:
+    """Set `warning_sent_at` on the tickets of the resolution warnings just delivered.
+
+    Delivery calls this after each batch (tickets.checker.deliver_due passes it on) with
+    the rows the channel accepted, already marked sent. One statement per batch instead
+    of one per warning (a round trip saved per warning), each ticket getting its warning's
+    `sent_at`, and only while the ticket still has the deadline that warning was about.
+    After the rows, never before: a crash in between leaves a ticket saying "not warned"
+    about a warning that went out, never the reverse. The row, not this stamp, decides
+    whether an email is sent.
+    """
+    # warning_sent_at is about the resolution deadline.
+    warned = [
+        n for n in delivered if n.kind == Announcement.WARNING and n.metric == Metric.RESOLUTION
+    ]
+    if not warned:
+        return
+    sent = Notification.objects.filter(
+        pk__in=[n.pk for n in warned],
+        ticket_id=OuterRef("pk"),
+        deadline=OuterRef("deadline"),
+        sent_at__isnull=False,
+    )
+    Ticket.objects.filter(
+        Exists(sent),
+        pk__in={n.ticket_id for n in warned},
+        warning_sent_at__isnull=True,
+    ).update(warning_sent_at=Subquery(sent.order_by("sent_at").values("sent_at")[:1]))

@@ -216,7 +216,8 @@ class Ticket(models.Model):
         due ticket at once and is what should run periodically. The ticket is assessed
         whether or not it is due: this is the caller asking for it to be up to date.
         """
-        from notifications.delivery import deliver_due
+        # Imported here: the checker and the engine sit above the models and import them.
+        from tickets.checker import deliver_due
         from tickets.engine import run_transitions
 
         run_transitions(ticket_ids=[self.pk], due_only=False)

@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
-from notifications.tasks import deliver_soon
+from notifications.outbox import deliver_soon
 from policies.models import SlaPolicy
 from tickets import engine
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause

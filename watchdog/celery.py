@@ -18,8 +18,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "watchdog.settings")
 
 app = Celery("watchdog")
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# tickets/tasks.py and notifications/tasks.py: thin shells around tickets.checker and
-# notifications.delivery, the functions `manage.py check_sla` calls.
+# tickets/tasks.py: thin shells around tickets.checker, the functions `manage.py check_sla`
+# calls.
 app.autodiscover_tasks()
 
 
