@@ -33,9 +33,10 @@ test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends
 fuzz: install  ## Schemathesis against a real gunicorn on PostgreSQL + Redis (docs/fuzzing.md)
 	PYTHON=$(BIN)/python scripts/fuzz
 
-lint: install typecheck  ## ruff (lint and format check) and mypy --strict
+lint: install typecheck  ## ruff (lint and format check), mypy --strict, the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy .
@@ -55,4 +56,4 @@ lock: install  ## Re-pin requirements*.lock from pyproject.toml
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
 
 clean:  ## Remove the virtualenv and local data (var/)
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .hypothesis .import_linter_cache .grimp_cache
