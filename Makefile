@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stack test fuzz lint format typecheck check-deploy lock clean
+.PHONY: help install run stack test test-fast fuzz lint format typecheck check-deploy lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -29,6 +29,11 @@ stack: install  ## gunicorn + Celery worker + beat on DATABASE_URL (PostgreSQL) 
 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The tests marked slow (subprocess start-ups, multi-process races, the hypothesis state
+# machines, the real stack) take most of `make test`'s time; CI runs them all.
+test-fast: install  ## The suite without the tests marked slow: the inner loop, under a minute
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
 
 fuzz: install  ## Schemathesis against a real gunicorn on PostgreSQL + Redis (docs/fuzzing.md)
 	PYTHON=$(BIN)/python scripts/fuzz

@@ -36,7 +36,7 @@ from tickets.engine import run_transitions, warning_window
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, SlaState
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CHECKERS = 4
 MINUTE = timedelta(minutes=1)

@@ -22,7 +22,7 @@ from tickets.checker import check_sla
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, Priority, SlaState
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

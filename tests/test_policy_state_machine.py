@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -48,6 +49,9 @@ from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, Priority, SlaState, Status
+
+# Hypothesis runs hundreds of programs: tens of seconds, so not in `make test-fast`.
+pytestmark = pytest.mark.slow
 
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 2026-03-16, 8:30: half an hour before opening.
