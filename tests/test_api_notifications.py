@@ -10,11 +10,10 @@ from rest_framework.test import APIClient
 
 from notifications.delivery import deliver_due
 from tests.conftest import T0, client_for
+from tests.durations import HOUR, MINUTE
 from tickets import services
 from tickets.sla import Status
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 FIELDS = [
     "id",
     "kind",

@@ -30,6 +30,7 @@ from notifications.tasks import (
 )
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.smtp_server import free_port
 from tests.test_settings import start_up
 from tickets import services, tasks
@@ -40,8 +41,6 @@ from watchdog.celery import app as celery_app
 from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 # How Celery 5's consumer.CANCEL_TASKS_BY_DEFAULT begins.
 CELERY_CANCEL_NOTICE = "\nIn Celery 5.1 we introduced an optional breaking change which ..."
 

@@ -17,14 +17,13 @@ from django.utils import timezone as dj_timezone
 from notifications.delivery import claim, deliver_due
 from tests.celery_app import celery_configured, redis_reachable
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.smtp_server import free_port
 from tests.test_settings import run
 from tickets.checker import check_sla, run_state_changes
 from watchdog.health import BROKER_TIMEOUT_SECONDS
 
 SECOND = timedelta(seconds=1)
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
 
 METRICS_TOKEN = "m" * 40

@@ -7,17 +7,14 @@ process's logs to it.
 import io
 import json
 import logging
-from datetime import timedelta
 
 import pytest
 
 from notifications.delivery import deliver_due
 from notifications.models import Notification
+from tests.durations import HOUR, MINUTE
 from tests.test_settings import run, start_up
 from watchdog.jsonlog import JsonFormatter
-
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 
 def as_json(record):

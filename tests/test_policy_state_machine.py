@@ -44,6 +44,7 @@ from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from tests.calendars import berlin_office
+from tests.durations import HOUR
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
@@ -56,7 +57,6 @@ pytestmark = pytest.mark.slow
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 2026-03-16, 8:30: half an hour before opening.
 START = datetime(2026, 3, 16, 8, 30, tzinfo=BERLIN)
-HOUR = timedelta(hours=1)
 
 RES, FR = Metric.RESOLUTION, Metric.FIRST_RESPONSE
 WARNING, MISSED = Announcement.WARNING, Announcement.MISSED
