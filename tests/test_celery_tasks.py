@@ -401,6 +401,7 @@ def test_the_api_still_creates_the_ticket_when_the_broker_is_down(api, smtp_sett
     assert "could not hand deliveries to the Celery broker" in warnings[0].getMessage()
 
 
+@pytest.mark.slow  # waits out a broker timeout
 @pytest.mark.django_db(transaction=True)
 def test_the_api_answers_within_seconds_when_the_broker_accepts_but_never_answers(
     api, smtp_settings, hanging_smtp_server, caplog

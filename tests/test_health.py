@@ -289,6 +289,7 @@ def test_it_answers_503_when_the_broker_is_unreachable(client, clock, db):
     assert "hunter2" not in raw
 
 
+@pytest.mark.slow  # waits out a broker timeout
 def test_it_answers_503_within_seconds_when_the_broker_accepts_but_never_answers(
     client, clock, db, hanging_smtp_server
 ):
