@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help install run stack test fuzz lint format typecheck check-deploy lock clean
+.PHONY: help install run stack test test-fast fuzz lint format typecheck check-deploy lock clean
 
 help:  ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -30,12 +30,18 @@ stack: install  ## gunicorn + Celery worker + beat on DATABASE_URL (PostgreSQL) 
 test: install  ## Run the test suite (DATABASE_URL / REDIS_URL pick the backends)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
+# The tests marked slow (subprocess start-ups, multi-process races, the hypothesis state
+# machines, the real stack) take most of `make test`'s time; CI runs them all.
+test-fast: install  ## The suite without the tests marked slow: the inner loop, under a minute
+	$(BIN)/pytest -m "not slow" $(PYTEST_ARGS)
+
 fuzz: install  ## Schemathesis against a real gunicorn on PostgreSQL + Redis (docs/fuzzing.md)
 	PYTHON=$(BIN)/python scripts/fuzz
 
-lint: install typecheck  ## ruff (lint and format check) and mypy --strict
+lint: install typecheck  ## ruff (lint and format check), mypy --strict, the import contracts
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 
 typecheck: install  ## mypy --strict
 	$(BIN)/mypy .
@@ -55,4 +61,4 @@ lock: install  ## Re-pin requirements*.lock from pyproject.toml
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 --no-header -o requirements-dev.lock
 
 clean:  ## Remove the virtualenv and local data (var/)
-	rm -rf $(VENV) var .mypy_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .hypothesis .import_linter_cache .grimp_cache

@@ -11,8 +11,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, Notification
-from tickets import bulk
 from tickets.sla import Announcement, SlaState
+from watchdog import bulk
 
 # (ticket id, metric, kind, deadline, threshold): what makes a notification unique.
 Row = tuple[int, str, Announcement, datetime, int]
@@ -44,7 +44,7 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
     """Create one pending notification per row, unless it exists.
 
     The unique constraint decides: a second checker, or a second call, inserts nothing.
-    On PostgreSQL one INSERT of arrays per 2,000 rows (tickets.bulk), elsewhere
+    On PostgreSQL one INSERT of arrays per 2,000 rows (watchdog.bulk), elsewhere
     bulk_create: the same rows, without building a model instance per row.
     """
     if connection.vendor == "postgresql":

@@ -11,8 +11,8 @@ from policies.validation import (
     validate_lead_times,
     validate_percentages,
 )
-from tickets.serializers import StrictCharField
 from tickets.sla import Priority
+from watchdog.serializer_fields import StrictCharField
 
 
 # OpenAPI's `format: time` is RFC 3339's full-time, which has a UTC offset; these are wall

@@ -18,7 +18,7 @@ from policies.models import BusinessCalendar, SlaPolicy
 from policies.serializers import CalendarSerializer, PolicySerializer
 from policies.services import HolidayRow
 from policies.validation import HoursRow
-from watchdog.pagination import StrictPageNumberPagination
+from watchdog.pagination.numbered import StrictPageNumberPagination
 
 
 class Conflict(APIException):

@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from accounts.logins import start_token_login
 from accounts.models import Login
-from tickets import services
+from tests.factories import TicketFactory, UserFactory
 from tickets.models import Ticket
 
 # A fixed, ordinary moment: no DST change, not a month end.
@@ -42,11 +42,8 @@ def make_user(db: None) -> Callable[..., User]:
 
     def make(username: str | None = None, *, email: str | None = None, **extra: Any) -> User:
         name = username or f"user{next(counter)}"
-        return User.objects.create_user(
-            username=name,
-            email=f"{name}@example.com" if email is None else email,
-            password="correct horse battery staple",
-            **extra,
+        return UserFactory.create(
+            username=name, email=f"{name}@example.com" if email is None else email, **extra
         )
 
     return make
@@ -95,11 +92,8 @@ def make_ticket(alice: User) -> Callable[..., Ticket]:
     def make(
         *, owner: User | None = None, due_in: timedelta = timedelta(hours=2), **fields: Any
     ) -> Ticket:
-        from django.utils import timezone
-
-        fields.setdefault("title", "Printer on fire")
         fields.setdefault("deadline", timezone.now() + due_in)
-        return services.create_ticket(owner=owner or alice, **fields)
+        return TicketFactory.create(owner=owner or alice, **fields)
 
     return make
 

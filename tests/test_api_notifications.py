@@ -9,12 +9,11 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from tests.conftest import T0, client_for
+from tests.durations import HOUR, MINUTE
 from tickets import services
 from tickets.checker import deliver_due
 from tickets.sla import Status
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 FIELDS = [
     "id",
     "kind",

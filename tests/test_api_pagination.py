@@ -3,7 +3,6 @@
 import base64
 import json
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -13,11 +12,11 @@ from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
 from tests.conftest import T0, client_for
+from tests.durations import HOUR
 from tickets.models import Ticket
 from tickets.sla import Priority, Status
 
 LIST = "/api/tickets/"
-HOUR = timedelta(hours=1)
 PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT]
 ORDERINGS = [None, "deadline", "-deadline", "created_at", "-created_at", "priority", "-priority"]
 # The database's own order for each, as the API defines it: the requested key, then

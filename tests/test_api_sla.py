@@ -10,7 +10,7 @@ for resolution on Monday at 12:00; pending from 10:00 to 11:00 on Monday, at 13:
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,13 +23,13 @@ from policies import services as policy_services
 from policies.models import SlaPolicy
 from tests.calendars import berlin_office
 from tests.conftest import client_for
+from tests.durations import HOUR
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
 from tickets.sla import Priority, SlaState, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
 LIST = "/api/tickets/"
 
 FRIDAY_16_00 = datetime(2026, 3, 13, 16, tzinfo=BERLIN)

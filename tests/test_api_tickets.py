@@ -10,11 +10,11 @@ from rest_framework.test import APIClient
 
 from notifications.models import Notification
 from tests.conftest import T0, client_for
+from tests.durations import HOUR
 from tickets.models import Ticket
 from tickets.sla import Priority, SlaState, Status
 
 LIST = "/api/tickets/"
-HOUR = timedelta(hours=1)
 
 
 def detail(ticket: Ticket) -> str:

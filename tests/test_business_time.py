@@ -19,12 +19,11 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from policies.business_time import MAX_CLOSED_YEARS, BusinessCalendar
+from tests.durations import HOUR, MINUTE
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 LORD_HOWE = ZoneInfo("Australia/Lord_Howe")
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 SECOND = timedelta(seconds=1)
 MICROSECOND = timedelta(microseconds=1)
 MONDAY_TO_FRIDAY = range(5)

@@ -23,6 +23,7 @@ from django.conf import settings as django_settings
 from notifications.models import DeliveryStatus, Notification
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.smtp_server import free_port
 from tests.test_settings import start_up
 from tickets import services, tasks
@@ -40,8 +41,6 @@ from watchdog.celery import app as celery_app
 from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache
 
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 # How Celery 5's consumer.CANCEL_TASKS_BY_DEFAULT begins.
 CELERY_CANCEL_NOTICE = "\nIn Celery 5.1 we introduced an optional breaking change which ..."
 
@@ -402,6 +401,7 @@ def test_the_api_still_creates_the_ticket_when_the_broker_is_down(api, smtp_sett
     assert "could not hand deliveries to the Celery broker" in warnings[0].getMessage()
 
 
+@pytest.mark.slow  # waits out a broker timeout
 @pytest.mark.django_db(transaction=True)
 def test_the_api_answers_within_seconds_when_the_broker_accepts_but_never_answers(
     api, smtp_settings, hanging_smtp_server, caplog

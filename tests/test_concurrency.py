@@ -29,6 +29,7 @@ from tests.checker_processes import (
     side_by_side,
     start_check_sla,
 )
+from tests.durations import MINUTE
 from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.checker import deliver_due
@@ -36,10 +37,9 @@ from tickets.engine import run_transitions, warning_window
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, SlaState
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 CHECKERS = 4
-MINUTE = timedelta(minutes=1)
 
 
 def assert_each_announced_exactly_once(expected: Expected, server: SmtpServer) -> None:

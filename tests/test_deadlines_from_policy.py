@@ -17,13 +17,13 @@ from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from tests.calendars import berlin_office
+from tests.durations import HOUR
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
 from tickets.sla import Priority, SlaState
 
 BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
 LIST = "/api/tickets/"
 
 FRIDAY_16_00 = datetime(2026, 3, 13, 16, tzinfo=BERLIN)

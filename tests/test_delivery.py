@@ -21,6 +21,7 @@ from django.utils import timezone as dj_timezone
 from notifications.delivery import claim, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.smtp_server import smtp_settings_for
 from tickets import services
 from tickets.checker import deliver_due
@@ -29,8 +30,6 @@ from tickets.models import Ticket
 from tickets.sla import Status
 
 SECOND = timedelta(seconds=1)
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 ALICE = "alice@example.com"
 
 

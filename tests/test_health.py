@@ -17,14 +17,13 @@ from django.utils import timezone as dj_timezone
 from notifications.delivery import claim
 from tests.celery_app import celery_configured, redis_reachable
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.smtp_server import free_port
 from tests.test_settings import run
 from tickets.checker import check_sla, deliver_due, run_state_changes
 from watchdog.health import BROKER_TIMEOUT_SECONDS
 
 SECOND = timedelta(seconds=1)
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
 
 METRICS_TOKEN = "m" * 40
@@ -290,6 +289,7 @@ def test_it_answers_503_when_the_broker_is_unreachable(client, clock, db):
     assert "hunter2" not in raw
 
 
+@pytest.mark.slow  # waits out a broker timeout
 def test_it_answers_503_within_seconds_when_the_broker_accepts_but_never_answers(
     client, clock, db, hanging_smtp_server
 ):

@@ -7,17 +7,14 @@ process's logs to it.
 import io
 import json
 import logging
-from datetime import timedelta
 
 import pytest
 
 from notifications.models import Notification
+from tests.durations import HOUR, MINUTE
 from tests.test_settings import run, start_up
 from tickets.checker import deliver_due
 from watchdog.jsonlog import JsonFormatter
-
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 
 def as_json(record):
@@ -132,6 +129,7 @@ LOG_ONE_EVENT = (
 )
 
 
+@pytest.mark.slow
 def test_log_format_json_makes_the_service_write_json_lines(tmp_path):
     result = run(["-c", LOG_ONE_EVENT], tmp_path, LOG_FORMAT="json")
 
@@ -143,6 +141,7 @@ def test_log_format_json_makes_the_service_write_json_lines(tmp_path):
     assert event["logger"] == "notifications.delivery"
 
 
+@pytest.mark.slow
 def test_logs_are_plain_text_by_default(tmp_path):
     result = run(["-c", LOG_ONE_EVENT], tmp_path)
 
@@ -151,6 +150,7 @@ def test_logs_are_plain_text_by_default(tmp_path):
     assert not result.stderr.lstrip().startswith("{")
 
 
+@pytest.mark.slow
 def test_an_unknown_log_format_stops_start_up_by_name(tmp_path):
     result = start_up(tmp_path, LOG_FORMAT="xml")
 

@@ -18,6 +18,7 @@ from notifications import latency
 from notifications.delivery import claim
 from notifications.models import DeliveryStatus, Notification
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tests.test_settings import start_up
 from tickets import services
 from tickets.checker import check_sla, deliver_due
@@ -26,8 +27,6 @@ from tickets.sla import SlaState, Status
 
 TOKEN = "a-metrics-token-that-is-long-enough-0123456789"
 SECOND = timedelta(seconds=1)
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
 
 @pytest.fixture

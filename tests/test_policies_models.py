@@ -9,11 +9,11 @@ from django.db import IntegrityError, transaction
 
 from policies import services
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
+from tests.durations import HOUR
 from tickets.sla import Priority
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NINE_TO_FIVE = [(weekday, time(9), time(17)) for weekday in range(5)]
-HOUR = timedelta(hours=1)
 
 
 def berlin(year: int, month: int, day: int, hour: int) -> datetime:

@@ -8,7 +8,7 @@ and a real SMTP server on loopback.
 """
 
 from collections import Counter
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,15 +17,15 @@ from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from tests.calendars import berlin_office
 from tests.checker_processes import side_by_side
+from tests.durations import HOUR
 from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, Priority, SlaState
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 
 BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
 CHECKERS = 4
 TICKETS = 60
 RES, FR = Metric.RESOLUTION, Metric.FIRST_RESPONSE

@@ -15,7 +15,7 @@ An urgent ticket created Friday 2026-03-13 at 16:00:
   thresholds are 50 % of 4 h, 2 h left (Monday 10:00) and 1 h left (Monday 11:00).
 """
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any, NamedTuple
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -30,6 +30,7 @@ from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from tests.calendars import berlin_office
+from tests.durations import HOUR
 from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.checker import check_sla, run_state_changes
@@ -38,8 +39,6 @@ from tickets.recompute import run_requested
 from tickets.sla import Announcement, Metric, Priority, SlaState, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 RES, FR = Metric.RESOLUTION, Metric.FIRST_RESPONSE
 CREATED, WARNING, MISSED = Announcement.CREATED, Announcement.WARNING, Announcement.MISSED

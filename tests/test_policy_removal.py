@@ -12,11 +12,11 @@ import pytest
 from policies import services as policy_services
 from tests.calendars import berlin_office
 from tests.conftest import T0, client_for
+from tests.durations import HOUR
 from tickets.checker import check_sla
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
 from tickets.sla import SlaState
 
-HOUR = timedelta(hours=1)
 TICKETS = "/api/tickets/"
 
 

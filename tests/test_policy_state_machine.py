@@ -26,6 +26,7 @@ from datetime import datetime, timedelta
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -43,16 +44,19 @@ from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from tests.calendars import berlin_office
+from tests.durations import HOUR
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
 from tickets.sla import Announcement, Metric, Priority, SlaState, Status
 
+# Hypothesis runs hundreds of programs: tens of seconds, so not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 BERLIN = ZoneInfo("Europe/Berlin")
 # Monday 2026-03-16, 8:30: half an hour before opening.
 START = datetime(2026, 3, 16, 8, 30, tzinfo=BERLIN)
-HOUR = timedelta(hours=1)
 
 RES, FR = Metric.RESOLUTION, Metric.FIRST_RESPONSE
 WARNING, MISSED = Announcement.WARNING, Announcement.MISSED

@@ -18,12 +18,11 @@ from accounts.models import EmailConfirmation
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.email import HELD_REASON
 from tests.conftest import T0, client_for
+from tests.durations import DAY, HOUR
 from tests.smtp_server import ReceivedMessage, SmtpServer
 from tickets.checker import check_sla, deliver_due
 from tickets.sla import Status
 
-HOUR = timedelta(hours=1)
-DAY = timedelta(days=1)
 PASSWORD = "a long and unusual phrase"
 UNSENDABLE = ['"NL\x1d~F:"@example.com', '"a\x1cb"@example.com', '"\x0c"@example.com']
 

@@ -58,6 +58,7 @@ def signing_key_at_start_up(tmp_path: Path, **variables: str) -> str:
 # --- An installation that sets no key -----------------------------------------------------
 
 
+@pytest.mark.slow
 def test_a_fresh_installation_makes_its_own_key_readable_by_its_owner_only(tmp_path):
     key_file = tmp_path / "var" / "secret_key"
 
@@ -70,6 +71,7 @@ def test_a_fresh_installation_makes_its_own_key_readable_by_its_owner_only(tmp_p
     assert list(key_file.parent.iterdir()) == [key_file]  # no temporary file left behind
 
 
+@pytest.mark.slow
 def test_later_starts_sign_with_the_same_key(tmp_path):
     key_file = tmp_path / "secret_key"
 
@@ -79,6 +81,7 @@ def test_later_starts_sign_with_the_same_key(tmp_path):
     assert first == second
 
 
+@pytest.mark.slow
 def test_processes_starting_together_agree_on_one_key(tmp_path):
     # `make run` starts the checker and the server at once, on a fresh clone.
     key_file = tmp_path / "secret_key"
@@ -112,6 +115,7 @@ def test_two_installations_sign_with_different_keys(tmp_path):
     assert ours != theirs
 
 
+@pytest.mark.slow
 def test_a_key_set_in_the_environment_wins_and_no_file_is_made(tmp_path):
     key = "k" * 64
     key_file = tmp_path / "secret_key"
@@ -127,6 +131,7 @@ def test_it_refuses_a_key_file_too_short_to_be_a_key(tmp_path):
         installation_secret_key(tmp_path / "secret_key")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("key", ["short", PUBLISHED_KEY])
 def test_it_refuses_to_start_on_a_weak_key_even_with_debug_on(tmp_path, key):
     result = run(
@@ -191,6 +196,7 @@ def test_the_published_key_is_nowhere_in_the_repository():
 # --- Production processes never run on development settings -------------------------------
 
 
+@pytest.mark.slow
 def test_gunicorn_refuses_to_start_with_debug_on(tmp_path):
     result = run(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--print-config", "watchdog.wsgi"],
@@ -201,6 +207,7 @@ def test_gunicorn_refuses_to_start_with_debug_on(tmp_path):
     assert "DEBUG is true" in result.stderr
 
 
+@pytest.mark.slow
 def test_gunicorn_starts_with_debug_off(tmp_path):
     result = run(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "--print-config", "watchdog.wsgi"],
@@ -213,6 +220,7 @@ def test_gunicorn_starts_with_debug_off(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_make_stack_refuses_to_start_with_debug_on(tmp_path):
     result = run(
         ["bash", "scripts/stack"],

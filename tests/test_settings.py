@@ -65,6 +65,7 @@ def check_deploy(tmp_path: Path, **variables: str) -> subprocess.CompletedProces
 # --- Start-up refuses bad values ------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_it_starts_up_with_nothing_configured(tmp_path):
     result = start_up(tmp_path)
 
@@ -160,6 +161,7 @@ def start_ups(tmp_path_factory) -> dict[str, subprocess.CompletedProcess[str]]:
     return finished
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", BAD_CONFIGURATIONS)
 def test_it_refuses_to_start_with_a_bad_value_and_names_it(start_ups, name):
     _, named = BAD_CONFIGURATIONS[name]
@@ -174,6 +176,7 @@ def test_it_refuses_to_start_with_a_bad_value_and_names_it(start_ups, name):
 # --- The deployment checklist ---------------------------------------------------------------
 
 
+@pytest.mark.slow
 def test_check_deploy_passes_for_a_production_configuration(tmp_path):
     result = check_deploy(tmp_path, **PRODUCTION)
 
@@ -181,6 +184,7 @@ def test_check_deploy_passes_for_a_production_configuration(tmp_path):
     assert "watchdog.W001" not in result.stdout + result.stderr
 
 
+@pytest.mark.slow
 def test_check_deploy_fails_on_per_process_rate_limits_without_redis(tmp_path):
     result = check_deploy(tmp_path, **{**PRODUCTION, "REDIS_URL": ""})
 

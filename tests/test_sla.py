@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tests.durations import HOUR, MINUTE
 from tickets.engine import WALL_CLOCK
 from tickets.sla import (
     ACTIVE_STATUSES,
@@ -57,8 +58,6 @@ def assess(
 
 
 DEADLINE = datetime(2026, 3, 10, 14, 0, tzinfo=UTC)
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 
 
 def assess_open(

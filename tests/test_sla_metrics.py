@@ -14,6 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from policies.business_time import BusinessCalendar
+from tests.durations import HOUR, MINUTE
 from tickets.sla import (
     Announcement,
     MetricAssessment,
@@ -25,8 +26,6 @@ from tickets.sla import (
 )
 
 BERLIN = ZoneInfo("Europe/Berlin")
-HOUR = timedelta(hours=1)
-MINUTE = timedelta(minutes=1)
 MICROSECOND = timedelta(microseconds=1)
 
 NINE_TO_FIVE = BusinessCalendar(

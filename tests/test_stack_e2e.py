@@ -44,6 +44,8 @@ from tickets import services
 from tickets.checker import run_state_changes
 from tickets.models import CheckerRun, Ticket
 
+pytestmark = pytest.mark.slow
+
 REPO = Path(settings.BASE_DIR)
 BIN = Path(sys.executable).parent
 # Generous for a loaded two-core machine; the whole test usually takes about 15 s.

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import pytest
 import time_machine
 from django.contrib.auth.models import User
 from django.utils import timezone
@@ -43,6 +44,9 @@ from tickets.models import Ticket
 from tickets.sla import ACTIVE_STATUSES, Announcement, Status
 
 # Around the 60-minute warning window, so deadlines and windows are crossed often.
+# Hypothesis runs hundreds of programs: tens of seconds, so not in `make test-fast`.
+pytestmark = pytest.mark.slow
+
 MINUTES = st.integers(min_value=1, max_value=150)
 # A few seconds (within the retry delays: 15 s, 30 s ...) or a good part of an hour.
 SECONDS = st.one_of(st.integers(1, 90), st.integers(5 * 60, 90 * 60))

@@ -8,7 +8,6 @@ real SMTP server on loopback; the clock is frozen at T0.
 
 import json
 from collections import Counter
-from datetime import timedelta
 
 from django.core.management import call_command
 from django.db import connection
@@ -16,12 +15,10 @@ from django.utils import timezone
 
 from notifications.models import Notification
 from tests.conftest import T0
+from tests.durations import HOUR, MINUTE
 from tickets.checker import check_sla
 from tickets.models import UNASSESSED, Ticket
 from tickets.sla import Announcement, SlaState
-
-MINUTE = timedelta(minutes=1)
-HOUR = timedelta(hours=1)
 
 
 def kinds_received(server) -> Counter[tuple[int, str]]:

@@ -29,7 +29,6 @@ from notifications import outbox
 from notifications.models import Notification
 from policies.business_time import BusinessCalendar
 from policies.models import SlaPolicy
-from tickets import bulk
 from tickets.models import DeadlineSource, Ticket
 from tickets.sla import (
     ACTIVE_STATUSES,
@@ -41,6 +40,7 @@ from tickets.sla import (
     Thresholds,
     assess_metric,
 )
+from watchdog import bulk
 
 # What a ticket without a policy is measured on: wall-clock time.
 WALL_CLOCK = BusinessCalendar.always_open("UTC")

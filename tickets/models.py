@@ -135,7 +135,7 @@ class Ticket(models.Model):
             # Staff list and deadline-range filters across owners.
             models.Index(fields=["deadline", "id"], name="ticket_deadline_idx"),
             # ?ordering=priority and -priority: one owner's tickets, and every ticket for
-            # staff. Pages are read one rank at a time (tickets.pagination._parts), each a
+            # staff. Pages are read one rank at a time (watchdog.pagination.keyset.parts), each a
             # range of (deadline, id) within the rank, so one index serves both directions
             # (-priority is urgency down but deadline up, which no btree range is).
             models.Index(

@@ -2,9 +2,9 @@
 
 from typing import Any
 
-from tickets.serializers import EARLIEST_YEAR, LATEST_YEAR
+from watchdog.serializer_fields import EARLIEST_YEAR, LATEST_YEAR
 
-# The deadline's year as written (tickets.serializers.AwareDateTimeField). Requests only:
+# The deadline's year as written (watchdog.serializer_fields.AwareDateTimeField). Requests only:
 # an answer is in UTC, where 2000-01-01T05:00:00+14:00 is in 1999.
 if (EARLIEST_YEAR, LATEST_YEAR) != (2000, 2100):
     raise AssertionError("DEADLINE_YEAR_PATTERN assumes the years 2000 to 2100")
