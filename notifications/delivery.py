@@ -27,8 +27,8 @@ from notifications import latency
 from notifications.addresses import UnsendableMessage, prepare
 from notifications.emails import build_message
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Announcement, Metric
 from tickets.models import Ticket
-from tickets.sla import Announcement, Metric
 
 log = logging.getLogger(__name__)
 

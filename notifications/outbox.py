@@ -9,8 +9,8 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Announcement, SlaState
 from tickets import bulk
-from tickets.sla import Announcement, SlaState
 
 # (ticket id, metric, kind, deadline, threshold): what makes a notification unique.
 Row = tuple[int, str, Announcement, datetime, int]

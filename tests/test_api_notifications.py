@@ -9,9 +9,9 @@ from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
 from notifications.delivery import deliver_due
+from sla.enums import Status
 from tests.conftest import T0, client_for
 from tickets import services
-from tickets.sla import Status
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

@@ -12,9 +12,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from sla.enums import Priority, Status
 from tests.conftest import T0, client_for
 from tickets.models import Ticket
-from tickets.sla import Priority, Status
 
 LIST = "/api/tickets/"
 HOUR = timedelta(hours=1)

@@ -21,12 +21,12 @@ from rest_framework.test import APIClient
 
 from policies import services as policy_services
 from policies.models import SlaPolicy
+from sla.enums import Priority, SlaState, Status
 from tests.calendars import berlin_office
 from tests.conftest import client_for
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import Priority, SlaState, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

@@ -28,6 +28,7 @@ from notifications.tasks import (
     deliver_pending,
     dispatch_deliveries,
 )
+from sla.enums import SlaState
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
 from tests.smtp_server import free_port
@@ -35,7 +36,6 @@ from tests.test_settings import start_up
 from tickets import services, tasks
 from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
-from tickets.sla import SlaState
 from watchdog.celery import app as celery_app
 from watchdog.celery import ignore_the_cancel_on_connection_loss_warning
 from watchdog.checks import check_broker_apart_from_cache

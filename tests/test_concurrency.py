@@ -22,6 +22,7 @@ from django.utils import timezone
 from notifications import outbox
 from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Announcement, Metric, SlaState
 from tests.checker_processes import (
     Expected,
     bulk_due_tickets,
@@ -34,7 +35,6 @@ from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.engine import run_transitions, warning_window
 from tickets.models import Ticket
-from tickets.sla import Announcement, Metric, SlaState
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -16,11 +16,11 @@ from django.test import Client
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from sla.enums import Priority, SlaState
 from tests.calendars import berlin_office
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
-from tickets.sla import Priority, SlaState
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

@@ -20,12 +20,12 @@ from django.utils import timezone as dj_timezone
 
 from notifications.delivery import claim, deliver_due, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Status
 from tests.conftest import T0
 from tests.smtp_server import smtp_settings_for
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import Status
 
 SECOND = timedelta(seconds=1)
 MINUTE = timedelta(minutes=1)

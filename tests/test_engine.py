@@ -11,11 +11,11 @@ import pytest
 
 from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import SlaState, Status
 from tests.conftest import T0
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import SlaState, Status
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

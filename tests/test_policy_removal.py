@@ -10,11 +10,11 @@ from datetime import time, timedelta
 import pytest
 
 from policies import services as policy_services
+from sla.enums import SlaState
 from tests.calendars import berlin_office
 from tests.conftest import T0, client_for
 from tickets.checker import check_sla
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
-from tickets.sla import SlaState
 
 HOUR = timedelta(hours=1)
 TICKETS = "/api/tickets/"

@@ -17,10 +17,10 @@ from rest_framework.test import APIClient
 from accounts.models import EmailConfirmation
 from notifications.delivery import HELD_REASON, deliver_due
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Status
 from tests.conftest import T0, client_for
 from tests.smtp_server import ReceivedMessage, SmtpServer
 from tickets.checker import check_sla
-from tickets.sla import Status
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)

@@ -15,10 +15,10 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.models import Notification
+from sla.enums import Announcement, SlaState
 from tests.conftest import T0
 from tickets.checker import check_sla
 from tickets.models import UNASSESSED, Ticket
-from tickets.sla import Announcement, SlaState
 
 MINUTE = timedelta(minutes=1)
 HOUR = timedelta(hours=1)

@@ -1,6 +1,6 @@
 """The SLA engine's write path: every SLA state change, and the emails it calls for.
 
-Three callers, one rule (tickets.sla.assess_metric, for each of a ticket's two metrics):
+Three callers, one rule (sla.rules.assess_metric, for each of a ticket's two metrics):
 - `apply_change`, inside the transaction of an API or admin edit;
 - `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due;
 - tickets.recompute, after a policy or calendar edit, for the open tickets using it.
@@ -25,23 +25,15 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import outbox
-from policies.business_time import BusinessCalendar
 from policies.models import SlaPolicy
+from sla.business_time import Calendar
+from sla.enums import ACTIVE_STATUSES, Announcement, Metric, SlaState
+from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
 from tickets import bulk
 from tickets.models import DeadlineSource, Ticket
-from tickets.sla import (
-    ACTIVE_STATUSES,
-    Announcement,
-    Metric,
-    MetricAssessment,
-    MetricFacts,
-    SlaState,
-    Thresholds,
-    assess_metric,
-)
 
 # What a ticket without a policy is measured on: wall-clock time.
-WALL_CLOCK = BusinessCalendar.always_open("UTC")
+WALL_CLOCK = Calendar.always_open("UTC")
 
 # The columns the engine reads to assess a ticket, and the ones it writes.
 FACT_FIELDS = (
@@ -81,7 +73,7 @@ def warning_window() -> timedelta:
 class PolicyClock:
     """How one policy (or none) measures its tickets: a calendar, targets and thresholds."""
 
-    calendar: BusinessCalendar
+    calendar: Calendar
     resolution_target: timedelta | None
     first_response_target: timedelta | None
     lead_times: tuple[int, ...]

@@ -55,8 +55,8 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import remove_query_param, replace_query_param
 from rest_framework.views import APIView
 
+from sla.enums import PRIORITY_RANK
 from tickets.filters import offset_in_range, ordering_term
-from tickets.sla import PRIORITY_RANK
 from watchdog.pagination import StrictPageNumberPagination
 
 # (field name, descending)

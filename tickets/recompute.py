@@ -25,10 +25,11 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.models import SlaPolicy
+from sla.enums import ACTIVE_STATUSES, Metric, SlaState
+from sla.rules import resolution_deadline
 from tickets import bulk, services
 from tickets.engine import FACT_FIELDS, SLA_FIELDS, Clocks, apply_many
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
-from tickets.sla import ACTIVE_STATUSES, Metric, SlaState, resolution_deadline
 
 log = logging.getLogger(__name__)
 

@@ -19,9 +19,10 @@ from django.utils import timezone
 
 from notifications.tasks import deliver_soon
 from policies.models import SlaPolicy
+from sla.enums import ACTIVE_STATUSES, Metric, Status
+from sla.rules import resolution_deadline
 from tickets import engine
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
-from tickets.sla import ACTIVE_STATUSES, Metric, Status, resolution_deadline
 
 # Fields a client may set; everything else on a ticket is managed here.
 EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "priority"})
