@@ -172,7 +172,7 @@ def open_ticket_rows(
     (tickets.engine.assess_ticket), so the table is one the application could have made.
     """
     from policies.models import SlaPolicy
-    from sla.rules import resolution_deadline
+    from sla.deadlines import resolution_deadline
     from tickets.engine import Clocks, assess_ticket
     from tickets.models import DeadlineSource
 
@@ -518,7 +518,7 @@ def state_of(ids: list[int]) -> dict[int, tuple[Any, ...]]:
 def check_by_hand(meta: dict[str, Any], sample: list[int]) -> dict[str, Any]:
     """The stored deadlines against resolution_deadline / calendar.add on the new calendar."""
     from policies.models import SlaPolicy
-    from sla.rules import resolution_deadline
+    from sla.deadlines import resolution_deadline
     from tickets.models import Ticket, TicketPause
 
     policy = SlaPolicy.objects.select_related("calendar").get(pk=meta["policy_id"])

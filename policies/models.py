@@ -19,7 +19,7 @@ from policies.validation import (
     validate_time_zone,
     validate_week,
 )
-from sla import business_time
+from sla import business_time, deadlines
 from sla.enums import Priority, choices
 
 
@@ -204,7 +204,9 @@ class SlaPolicy(models.Model):
 
     def resolution_deadline(self, start: datetime) -> datetime:
         """When the resolution target elapses in business time counted from `start`."""
-        return self.calendar.to_domain().add(start, self.resolution_target)
+        return deadlines.resolution_deadline(
+            self.calendar.to_domain(), start=start, target=self.resolution_target
+        )
 
     def clean(self) -> None:
         if self.priority == "":

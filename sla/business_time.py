@@ -452,3 +452,7 @@ def _duration_microseconds(duration: timedelta) -> int:
 def _instant(microseconds: int, zone: tzinfo | None) -> datetime:
     result = _EPOCH + timedelta(microseconds=microseconds)
     return result if zone is UTC else result.astimezone(zone)
+
+
+# What a ticket without a policy is measured on: wall-clock time.
+WALL_CLOCK = Calendar.always_open("UTC")

@@ -135,30 +135,3 @@ def assess_metric(facts: MetricFacts, *, thresholds: Thresholds, now: datetime) 
     if facts.warned_threshold is None or passed < facts.warned_threshold:
         announce = Announcement.WARNING
     return MetricAssessment(SlaState.AT_RISK, next_check_at, announce, passed)
-
-
-def resolution_deadline(
-    calendar: Calendar,
-    *,
-    start: datetime,
-    target: timedelta,
-    pauses: Iterable[tuple[datetime, datetime | None]] = (),
-) -> datetime:
-    """When `target` of business time has run since `start`, not counting the pauses.
-
-    `pauses` are (started, ended) in order; the last may still be running (ended None),
-    in which case the deadline is the one the ticket had when it was paused. A pause that
-    began after the deadline had passed does not move it: the breach already happened.
-    """
-    left = target
-    counted_from = start
-    for started, ended in pauses:
-        used = calendar.between(counted_from, started)
-        if used >= left:
-            break
-        left -= used
-        if ended is None:
-            counted_from = started
-            break
-        counted_from = max(ended, started)
-    return calendar.add(counted_from, left)

@@ -12,9 +12,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sla.business_time import WALL_CLOCK
 from sla.enums import ACTIVE_STATUSES, Announcement, SlaState, Status
 from sla.rules import MetricFacts, Thresholds, assess_metric
-from tickets.engine import WALL_CLOCK
 
 
 class Assessment(NamedTuple):

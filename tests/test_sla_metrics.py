@@ -14,8 +14,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sla.business_time import Calendar
+from sla.deadlines import resolution_deadline
 from sla.enums import Announcement, SlaState
-from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric, resolution_deadline
+from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
 
 BERLIN = ZoneInfo("Europe/Berlin")
 HOUR = timedelta(hours=1)

@@ -11,7 +11,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_the_sla_package_imports_no_django_and_no_app():
     code = (
-        "import sys, sla.business_time, sla.enums, sla.rules\n"
+        "import sys, sla.business_time, sla.deadlines, sla.enums, sla.rules\n"
         "apps = ('django', 'tickets', 'policies', 'notifications', 'accounts', 'watchdog')\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in apps))\n"
     )

@@ -26,14 +26,11 @@ from django.utils import timezone
 
 from notifications import outbox
 from policies.models import SlaPolicy
-from sla.business_time import Calendar
+from sla.business_time import WALL_CLOCK, Calendar
 from sla.enums import ACTIVE_STATUSES, Announcement, Metric, SlaState
 from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
 from tickets import bulk
 from tickets.models import DeadlineSource, Ticket
-
-# What a ticket without a policy is measured on: wall-clock time.
-WALL_CLOCK = Calendar.always_open("UTC")
 
 # The columns the engine reads to assess a ticket, and the ones it writes.
 FACT_FIELDS = (

@@ -25,8 +25,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.models import SlaPolicy
+from sla import deadlines
 from sla.enums import ACTIVE_STATUSES, Metric, SlaState
-from sla.rules import resolution_deadline
 from tickets import bulk, services
 from tickets.engine import FACT_FIELDS, SLA_FIELDS, Clocks, apply_many
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
@@ -133,7 +133,7 @@ class _Job:
         for row in rows:
             before = (row["deadline"], row["first_response_due"])
             if row["deadline_source"] == DeadlineSource.POLICY:
-                row["deadline"] = resolution_deadline(
+                row["deadline"] = deadlines.resolution_deadline(
                     calendar,
                     start=row["created_at"],
                     target=policy.resolution_target,
@@ -145,8 +145,8 @@ class _Job:
             ):
                 # A first response already missed keeps its deadline when the policy
                 # drops the target: the breach stays on record.
-                row["first_response_due"] = (
-                    None if target is None else calendar.add(row["created_at"], target)
+                row["first_response_due"] = deadlines.first_response_due(
+                    calendar, start=row["created_at"], target=target
                 )
             for metric, old, new in (
                 (Metric.RESOLUTION, before[0], row["deadline"]),

@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from notifications.tasks import deliver_soon
 from policies.models import SlaPolicy
+from sla import deadlines
+from sla.business_time import WALL_CLOCK
 from sla.enums import ACTIVE_STATUSES, Metric, Status
-from sla.rules import resolution_deadline
 from tickets import engine
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
 
@@ -219,7 +220,9 @@ def policy_deadline(*, policy: SlaPolicy | None, start: datetime) -> datetime:
     if policy is None:
         raise ValidationError({"deadline": NO_POLICY})
     try:
-        return policy.resolution_deadline(start)
+        return deadlines.resolution_deadline(
+            policy.calendar.to_domain(), start=start, target=policy.resolution_target
+        )
     except ValueError as exc:
         raise ValidationError(
             {"deadline": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
@@ -231,7 +234,9 @@ def first_response_due(*, policy: SlaPolicy | None, start: datetime) -> datetime
     if policy is None or policy.first_response_target is None:
         return None
     try:
-        return policy.calendar.to_domain().add(start, policy.first_response_target)
+        return deadlines.first_response_due(
+            policy.calendar.to_domain(), start=start, target=policy.first_response_target
+        )
     except ValueError as exc:
         raise ValidationError(
             {"priority": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
@@ -275,18 +280,11 @@ def _resume(ticket: Ticket, *, now: datetime, events: list[SlaEvent], extend: bo
         elif pause is not None:
             # The policy was deleted while the clock stood still: its deadline is kept, and
             # moved by the business time paused on the calendar the pause began on.
-            ticket.deadline = _extended_by_pause(ticket.deadline, pause=pause, now=now)
+            calendar = pause.calendar.to_domain() if pause.calendar is not None else WALL_CLOCK
+            ticket.deadline = deadlines.extended_by_pause(
+                ticket.deadline, calendar=calendar, paused_at=pause.started_at, now=now
+            )
     events.append(_event(now, SlaEventKind.RESUMED, Metric.RESOLUTION, ticket, before))
-
-
-def _extended_by_pause(deadline: datetime, *, pause: TicketPause, now: datetime) -> datetime:
-    """`deadline` moved by the business time `pause` lasted until `now`: the time that was
-    left when the clock stopped is left from now. A deadline already past when the pause
-    began stays where it is: the breach had happened."""
-    if deadline <= pause.started_at:
-        return deadline
-    calendar = pause.calendar.to_domain() if pause.calendar is not None else engine.WALL_CLOCK
-    return calendar.add(now, calendar.between(pause.started_at, deadline))
 
 
 def _policy_resolution_deadline(ticket: Ticket) -> datetime:
@@ -296,7 +294,7 @@ def _policy_resolution_deadline(ticket: Ticket) -> datetime:
         raise ValidationError({"deadline": NO_POLICY})
     pauses = list(TicketPause.objects.filter(ticket=ticket).values_list("started_at", "ended_at"))
     try:
-        return resolution_deadline(
+        return deadlines.resolution_deadline(
             policy.calendar.to_domain(),
             start=ticket.created_at,
             target=policy.resolution_target,
