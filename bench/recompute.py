@@ -173,7 +173,7 @@ def open_ticket_rows(
     """
     from policies.models import SlaPolicy
     from sla.deadlines import resolution_deadline
-    from tickets.engine import Clocks, assess_ticket
+    from tickets.engine import SLA_FIELDS, Clocks, TicketFacts, assess_ticket
     from tickets.models import DeadlineSource
 
     now = datetime.fromisoformat(spec["now"])
@@ -229,8 +229,8 @@ def open_ticket_rows(
             "first_response_warning_threshold": None,
             "first_response_breached_at": None,
         }
-        result = assess_ticket(facts, clocks=clocks, now=now, fresh=frozenset())
-        v = result.values
+        result = assess_ticket(TicketFacts(**facts), clocks=clocks, now=now, fresh=frozenset())
+        v = dict(zip(SLA_FIELDS, result.columns.row(), strict=True))
         warned = None
         for metric, announce, threshold in result.announcements():
             deadline_of = deadline if metric == "resolution" else facts["first_response_due"]

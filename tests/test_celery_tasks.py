@@ -169,7 +169,7 @@ def test_the_check_task_applies_exactly_what_check_sla_dry_run_plans(clock, make
         make_ticket(due_in=minutes * MINUTE)
     clock.move_to(T0 + 65 * MINUTE)
     planned = {
-        facts["id"]: result.resolution.state
+        facts.id: result.resolution.state
         for facts, result in preview(now=T0 + 65 * MINUTE, limit=100)
     }
 

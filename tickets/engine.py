@@ -1,6 +1,7 @@
 """The SLA engine's write path: every SLA state change, and the emails it calls for.
 
-Three callers, one rule (sla.rules.assess_metric, for each of a ticket's two metrics):
+Three callers, one rule (sla.rules.assess_metric, for each of a ticket's two metrics,
+in one loop over METRICS):
 - `apply_change`, inside the transaction of an API or admin edit;
 - `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due;
 - tickets.recompute, after a policy or calendar edit, for the open tickets using it.
@@ -15,10 +16,10 @@ one at a time.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.conf import settings
 from django.db import transaction
@@ -32,34 +33,136 @@ from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
 from tickets import bulk
 from tickets.models import DeadlineSource, Ticket
 
-# The columns the engine reads to assess a ticket, and the ones it writes.
-FACT_FIELDS = (
-    "id",
-    "status",
-    "policy_id",
-    "deadline_source",
-    "deadline",
-    "resolved_at",
-    "sla_state",
-    "warning_threshold",
-    "breached_at",
-    "paused_at",
-    "first_response_due",
-    "first_responded_at",
-    "first_response_state",
-    "first_response_warning_threshold",
-    "first_response_breached_at",
+
+@dataclass(frozen=True)
+class MetricColumns:
+    """Where one metric lives on a ticket row: its deadline and the SLA columns of it.
+
+    The resolution metric's columns carry no prefix (they came first); the engine reaches
+    both metrics through these, never by name.
+    """
+
+    metric: Metric
+    deadline: str
+    state: str
+    warning_threshold: str
+    breached_at: str
+
+    @property
+    def sla_fields(self) -> tuple[str, str, str]:
+        return (self.state, self.warning_threshold, self.breached_at)
+
+
+RESOLUTION = MetricColumns(
+    Metric.RESOLUTION,
+    deadline="deadline",
+    state="sla_state",
+    warning_threshold="warning_threshold",
+    breached_at="breached_at",
 )
-SLA_FIELDS = (
-    "sla_state",
-    "warning_threshold",
-    "breached_at",
-    "first_response_state",
-    "first_response_warning_threshold",
-    "first_response_breached_at",
-    "next_breach_at",
-    "next_check_at",
+FIRST_RESPONSE = MetricColumns(
+    Metric.FIRST_RESPONSE,
+    deadline="first_response_due",
+    state="first_response_state",
+    warning_threshold="first_response_warning_threshold",
+    breached_at="first_response_breached_at",
 )
+# In the order a ticket's emails are queued: first response, then resolution.
+METRICS = (FIRST_RESPONSE, RESOLUTION)
+
+
+class StoredMetric(NamedTuple):
+    """One metric of a ticket as stored, before this assessment."""
+
+    deadline: datetime | None
+    state: str
+    warning_threshold: int | None
+    breached_at: datetime | None
+    # When the metric was met on its own (a first response); closing the ticket meets both.
+    met_at: datetime | None
+    paused: bool
+
+
+class TicketFacts(NamedTuple):
+    """What the engine reads of a ticket (FACT_FIELDS, in this order), as stored."""
+
+    id: int
+    status: str
+    policy_id: int | None
+    deadline_source: str
+    deadline: datetime | None
+    resolved_at: datetime | None
+    sla_state: str
+    warning_threshold: int | None
+    breached_at: datetime | None
+    paused_at: datetime | None
+    first_response_due: datetime | None
+    first_responded_at: datetime | None
+    first_response_state: str
+    first_response_warning_threshold: int | None
+    first_response_breached_at: datetime | None
+
+    @property
+    def active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def stored(self, metric: Metric) -> StoredMetric:
+        # Positional, in StoredMetric's field order: this runs twice per ticket assessed.
+        if metric == Metric.RESOLUTION:
+            return StoredMetric(
+                self.deadline,
+                self.sla_state,
+                self.warning_threshold,
+                self.breached_at,
+                None,
+                self.paused_at is not None,
+            )
+        return StoredMetric(
+            self.first_response_due,
+            self.first_response_state,
+            self.first_response_warning_threshold,
+            self.first_response_breached_at,
+            self.first_responded_at,
+            False,
+        )
+
+
+class MetricSla(NamedTuple):
+    """What the engine writes of one metric."""
+
+    state: str
+    warning_threshold: int | None
+    breached_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class SlaColumns:
+    """What the engine writes of a ticket (SLA_FIELDS): the SLA columns, and no others."""
+
+    resolution: MetricSla
+    first_response: MetricSla
+    next_breach_at: datetime | None
+    next_check_at: datetime | None
+
+    def row(self) -> tuple[Any, ...]:
+        """The values in SLA_FIELDS order."""
+        r, f = self.resolution, self.first_response
+        return (
+            r.state,
+            r.warning_threshold,
+            r.breached_at,
+            f.state,
+            f.warning_threshold,
+            f.breached_at,
+            self.next_breach_at,
+            self.next_check_at,
+        )
+
+
+FACT_FIELDS = TicketFacts._fields
+SLA_FIELDS = (*RESOLUTION.sla_fields, *FIRST_RESPONSE.sla_fields, "next_breach_at", "next_check_at")
+# The deadlines a recompute writes beside the SLA columns.
+DEADLINE_FIELDS = (RESOLUTION.deadline, FIRST_RESPONSE.deadline)
 
 
 def warning_window() -> timedelta:
@@ -113,7 +216,7 @@ class Clocks:
         """`known`: a policy the caller has already read (with its calendar), not read again."""
         self.default_warning = default_warning or warning_window()
         self._clocks: dict[int | None, PolicyClock] = {}
-        self._thresholds: dict[tuple[int | None, str], Thresholds] = {}
+        self._thresholds: dict[tuple[int | None, str, bool], Thresholds] = {}
         if known is not None:
             self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
 
@@ -130,7 +233,7 @@ class Clocks:
     def thresholds(
         self, policy_id: int | None, metric: str, *, policy_deadline: bool
     ) -> Thresholds:
-        key = (policy_id, f"{metric}:{policy_deadline}")
+        key = (policy_id, metric, policy_deadline)
         found = self._thresholds.get(key)
         if found is None:
             clock = self.for_policy(policy_id)
@@ -146,10 +249,12 @@ class Clocks:
 class TicketAssessment:
     resolution: MetricAssessment
     first_response: MetricAssessment
-    # Column values to write (SLA_FIELDS).
-    values: dict[str, Any]
+    columns: SlaColumns
 
-    def announcements(self) -> list[tuple[str, Announcement, int]]:
+    def of(self, metric: Metric) -> MetricAssessment:
+        return self.resolution if metric == Metric.RESOLUTION else self.first_response
+
+    def announcements(self) -> list[tuple[Metric, Announcement, int]]:
         """(metric, kind, threshold) of each email this assessment calls for."""
         found = []
         for metric, result in self.metrics():
@@ -160,82 +265,69 @@ class TicketAssessment:
                 found.append((metric, result.announce, threshold or 0))
         return found
 
-    def metrics(self) -> tuple[tuple[str, MetricAssessment], ...]:
-        return ((Metric.FIRST_RESPONSE, self.first_response), (Metric.RESOLUTION, self.resolution))
+    def metrics(self) -> tuple[tuple[Metric, MetricAssessment], ...]:
+        return tuple((m.metric, self.of(m.metric)) for m in METRICS)
 
 
 def assess_ticket(
-    facts: dict[str, Any],
+    facts: TicketFacts,
     *,
     clocks: Clocks,
     now: datetime,
     fresh: frozenset[str] = frozenset(),
 ) -> TicketAssessment:
-    """Both metrics of a ticket (its FACT_FIELDS as a dict), and the SLA columns they imply.
+    """Both metrics of a ticket, and the SLA columns they imply.
 
     `fresh` names the metrics whose earlier announcements no longer count (a new deadline
     set by a client or a priority change, a reopened ticket).
     """
-    active = facts["status"] in ACTIVE_STATUSES
-    policy_id = facts["policy_id"]
-    resolution = assess_metric(
-        MetricFacts(
-            deadline=facts["deadline"],
-            met_at=None if active else (facts["resolved_at"] or now),
-            paused=facts["paused_at"] is not None,
-            previous_state=None if Metric.RESOLUTION in fresh else facts["sla_state"],
-            warned_threshold=None if Metric.RESOLUTION in fresh else facts["warning_threshold"],
-        ),
-        thresholds=clocks.thresholds(
-            policy_id,
-            Metric.RESOLUTION,
-            policy_deadline=facts["deadline_source"] == DeadlineSource.POLICY,
-        ),
-        now=now,
-    )
-    responded = facts["first_responded_at"] or (None if active else facts["resolved_at"] or now)
-    first_response = assess_metric(
-        MetricFacts(
-            deadline=facts["first_response_due"],
-            met_at=responded,
-            previous_state=None
-            if Metric.FIRST_RESPONSE in fresh
-            else facts["first_response_state"] or None,
-            warned_threshold=None
-            if Metric.FIRST_RESPONSE in fresh
-            else facts["first_response_warning_threshold"],
-        ),
-        thresholds=clocks.thresholds(policy_id, Metric.FIRST_RESPONSE, policy_deadline=True),
-        now=now,
-    )
-    running = [
-        deadline
-        for deadline, result in (
-            (facts["deadline"], resolution),
-            (facts["first_response_due"], first_response),
+    # Resolving or closing the ticket meets every metric not met before.
+    closed_at = None if facts.active else (facts.resolved_at or now)
+    policy_deadline = facts.deadline_source == DeadlineSource.POLICY
+    results: list[MetricAssessment] = []
+    written: list[MetricSla] = []
+    running: list[datetime] = []
+    checks: list[datetime] = []
+    for columns in METRICS:
+        metric = columns.metric
+        stored = facts.stored(metric)
+        forget = metric in fresh
+        result = assess_metric(
+            MetricFacts(
+                stored.deadline,
+                stored.met_at or closed_at,
+                stored.paused,
+                None if forget else stored.state or None,
+                None if forget else stored.warning_threshold,
+            ),
+            thresholds=clocks.thresholds(facts.policy_id, metric, policy_deadline=policy_deadline),
+            now=now,
         )
-        if result.running
-    ]
-    checks = [r.next_check_at for r in (resolution, first_response) if r.next_check_at]
-    values = {
-        "sla_state": resolution.state,
-        "warning_threshold": resolution.warned_threshold,
-        "breached_at": _breached_at(
-            resolution,
-            None if Metric.RESOLUTION in fresh else facts["breached_at"],
-            facts["deadline"],
+        results.append(result)
+        breached_at = None if forget else stored.breached_at
+        written.append(
+            MetricSla(
+                result.state,
+                result.warned_threshold,
+                _breached_at(result, breached_at, stored.deadline),
+            )
+        )
+        if result.running and stored.deadline is not None:
+            running.append(stored.deadline)
+        if result.next_check_at is not None:
+            checks.append(result.next_check_at)
+    # In METRICS order.
+    first_response, resolution = results
+    return TicketAssessment(
+        resolution=resolution,
+        first_response=first_response,
+        columns=SlaColumns(
+            resolution=written[1],
+            first_response=written[0],
+            next_breach_at=min(running) if running else None,
+            next_check_at=min(checks) if checks else None,
         ),
-        "first_response_state": first_response.state,
-        "first_response_warning_threshold": first_response.warned_threshold,
-        "first_response_breached_at": _breached_at(
-            first_response,
-            None if Metric.FIRST_RESPONSE in fresh else facts["first_response_breached_at"],
-            facts["first_response_due"],
-        ),
-        "next_breach_at": min(running) if running else None,
-        "next_check_at": min(checks) if checks else None,
-    }
-    return TicketAssessment(resolution=resolution, first_response=first_response, values=values)
+    )
 
 
 def _breached_at(
@@ -246,8 +338,8 @@ def _breached_at(
     return breached_at or deadline  # a breach keeps the moment it happened
 
 
-def facts_of(ticket: Ticket) -> dict[str, Any]:
-    return {field: getattr(ticket, field) for field in FACT_FIELDS}
+def facts_of(ticket: Ticket) -> TicketFacts:
+    return TicketFacts(*(getattr(ticket, field) for field in FACT_FIELDS))
 
 
 def apply_change(
@@ -269,88 +361,81 @@ def apply_change(
         cached = Ticket.policy.is_cached(ticket) and ticket.policy_id is not None
         clocks = Clocks(known=ticket.policy if cached else None)
     result = assess_ticket(facts_of(ticket), clocks=clocks, now=now, fresh=fresh)
-    for field, value in result.values.items():
+    for field, value in zip(SLA_FIELDS, result.columns.row(), strict=True):
         setattr(ticket, field, value)
     ticket.save_assessed()
+    facts = facts_of(ticket)
     rows: list[outbox.Row] = []
     if created:
         rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
-    rows += _announced(ticket.pk, facts_of(ticket), result)
+    rows += _announced(facts, result)
     outbox.enqueue(rows, now=now)
-    outbox.cancel_stale({ticket.pk: _standing(facts_of(ticket), result, fresh)})
+    outbox.cancel_stale({ticket.pk: _standing(facts, result, fresh)})
 
 
-def _announced(ticket_id: int, facts: dict[str, Any], result: TicketAssessment) -> list[outbox.Row]:
-    deadlines: dict[str, datetime | None] = {
-        Metric.RESOLUTION: facts["deadline"],
-        Metric.FIRST_RESPONSE: facts["first_response_due"],
-    }
+def _announced(facts: TicketFacts, result: TicketAssessment) -> list[outbox.Row]:
     # Only a metric with a deadline announces anything.
     return [
-        (ticket_id, metric, kind, deadline, threshold)
+        (facts.id, metric, kind, deadline, threshold)
         for metric, kind, threshold in result.announcements()
-        if (deadline := deadlines[metric]) is not None
+        if (deadline := facts.stored(metric).deadline) is not None
     ]
 
 
 def _standing(
-    facts: dict[str, Any], result: TicketAssessment, fresh: frozenset[str]
+    facts: TicketFacts, result: TicketAssessment, fresh: frozenset[str]
 ) -> outbox.Standing:
     """What the outbox needs to tell which undelivered emails of a ticket still hold."""
-    active = facts["status"] in ACTIVE_STATUSES
     return {
-        Metric.RESOLUTION: outbox.MetricStanding(
-            active=active,
-            state=result.resolution.state,
-            warned_threshold=result.resolution.warned_threshold,
-            deadline=facts["deadline"],
-            fresh=Metric.RESOLUTION in fresh,
-        ),
-        Metric.FIRST_RESPONSE: outbox.MetricStanding(
-            active=active,
-            state=result.first_response.state,
-            warned_threshold=result.first_response.warned_threshold,
-            deadline=facts["first_response_due"],
-            fresh=Metric.FIRST_RESPONSE in fresh,
-        ),
+        metric: outbox.MetricStanding(
+            active=facts.active,
+            state=assessed.state,
+            warned_threshold=assessed.warned_threshold,
+            deadline=facts.stored(metric).deadline,
+            fresh=metric in fresh,
+        )
+        for metric, assessed in result.metrics()
     }
 
 
 def apply_many(
-    rows: list[dict[str, Any]],
+    rows: Sequence[TicketFacts],
     *,
     now: datetime,
     clocks: Clocks,
-    extra_fields: tuple[str, ...] = (),
-    stored: dict[int, tuple[Any, ...]] | None = None,
+    write_deadlines: bool = False,
+    stored: Mapping[int, tuple[Any, ...]] | None = None,
 ) -> int:
-    """Assess tickets read with FACT_FIELDS (and locked), write them back in one statement,
+    """Assess tickets (read with FACT_FIELDS, and locked), write them back in one statement,
     queue their emails and cancel what no longer holds. Returns how many changed state.
 
-    `extra_fields` are written as they are in the rows (the recompute's new deadlines).
-    `stored`, by ticket id, holds the values of extra_fields + SLA_FIELDS as read: a ticket
-    whose values come out the same is not written (a recompute leaves most rows as they
-    are when an edit moves few deadlines).
+    `write_deadlines` writes the rows' deadlines (DEADLINE_FIELDS) as well: a recompute's
+    new ones. `stored`, by ticket id, holds the values of the columns written as read: a
+    ticket whose values come out the same is not written (a recompute leaves most rows as
+    they are when an edit moves few deadlines).
     """
     if not rows:
         return 0
     changed = 0
     writes = []
     emails: list[outbox.Row] = []
-    assessed: dict[int, tuple[dict[str, Any], TicketAssessment]] = {}
+    assessed: dict[int, tuple[TicketFacts, TicketAssessment]] = {}
     for facts in rows:
         result = assess_ticket(facts, clocks=clocks, now=now)
         if (result.resolution.state, result.first_response.state) != (
-            facts["sla_state"],
-            facts["first_response_state"],
+            facts.sla_state,
+            facts.first_response_state,
         ):
             changed += 1
-        values = (*(facts[f] for f in extra_fields), *result.values.values())
-        if stored is None or stored[facts["id"]] != values:
-            writes.append((facts["id"], *values))
-        emails += _announced(facts["id"], facts, result)
-        assessed[facts["id"]] = (facts, result)
-    bulk.update_rows(Ticket, (*extra_fields, *SLA_FIELDS), writes)
+        values = result.columns.row()
+        if write_deadlines:
+            values = (facts.deadline, facts.first_response_due, *values)
+        if stored is None or stored[facts.id] != values:
+            writes.append((facts.id, *values))
+        emails += _announced(facts, result)
+        assessed[facts.id] = (facts, result)
+    written = (*DEADLINE_FIELDS, *SLA_FIELDS) if write_deadlines else SLA_FIELDS
+    bulk.update_rows(Ticket, written, writes)
     outbox.enqueue(emails, now=now)
     outbox.cancel_stale(_Standings(assessed))
     return changed
@@ -360,7 +445,7 @@ class _Standings(Mapping[int, outbox.Standing]):
     """Each ticket's standing, built only for the few the outbox asks about: the tickets
     with undelivered emails."""
 
-    def __init__(self, assessed: dict[int, tuple[dict[str, Any], TicketAssessment]]) -> None:
+    def __init__(self, assessed: dict[int, tuple[TicketFacts, TicketAssessment]]) -> None:
         self._assessed = assessed
 
     def __getitem__(self, ticket_id: int) -> outbox.Standing:
@@ -374,11 +459,8 @@ class _Standings(Mapping[int, outbox.Standing]):
         return len(self._assessed)
 
 
-def read_facts(queryset: Any) -> list[dict[str, Any]]:
-    return [
-        dict(zip(FACT_FIELDS, row, strict=True))
-        for row in bulk.fetch(queryset.values_list(*FACT_FIELDS))
-    ]
+def read_facts(queryset: Any) -> list[TicketFacts]:
+    return [TicketFacts(*row) for row in bulk.fetch(queryset.values_list(*FACT_FIELDS))]
 
 
 def plan_transitions(
@@ -388,7 +470,7 @@ def plan_transitions(
     ticket_ids: list[int] | None = None,
     lock: bool = False,
     due_only: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[TicketFacts]:
     """The due tickets' facts, soonest first (the check's read half).
 
     With `ticket_ids` and `due_only=False`, those tickets whether due or not: assessing a
@@ -404,7 +486,7 @@ def plan_transitions(
     return read_facts(due.order_by("next_check_at")[:limit])
 
 
-def preview(*, now: datetime, limit: int) -> list[tuple[dict[str, Any], TicketAssessment]]:
+def preview(*, now: datetime, limit: int) -> list[tuple[TicketFacts, TicketAssessment]]:
     """What a check at `now` would do to the due tickets, changing nothing (--dry-run)."""
     clocks = Clocks()
     return [
