@@ -173,7 +173,9 @@ def open_ticket_rows(
     """
     from policies.models import SlaPolicy
     from sla.deadlines import resolution_deadline
-    from tickets.engine import SLA_FIELDS, Clocks, TicketFacts, assess_ticket
+    from tickets.clocks import Clocks
+    from tickets.engine import assess_ticket
+    from tickets.facts import SLA_FIELDS, TicketFacts
     from tickets.models import DeadlineSource
 
     now = datetime.fromisoformat(spec["now"])

@@ -28,7 +28,7 @@ from django.db import connection
 
 from sla.enums import Announcement, SlaState
 from tests.smtp_server import LOOPBACK, ReceivedMessage, SmtpServer, _RecordingHandler
-from tickets.engine import warning_window
+from tickets.clocks import warning_window
 from tickets.models import Ticket
 
 T = TypeVar("T")

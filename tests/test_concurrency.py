@@ -33,7 +33,8 @@ from tests.checker_processes import (
 )
 from tests.smtp_server import SmtpServer
 from tickets import services
-from tickets.engine import run_transitions, warning_window
+from tickets.clocks import warning_window
+from tickets.engine import run_transitions
 from tickets.models import Ticket
 
 pytestmark = pytest.mark.django_db(transaction=True)

@@ -1,9 +1,9 @@
-"""tickets.engine's typed rows: the columns it reads and writes, per metric."""
+"""tickets.facts: the engine's typed rows: the columns it reads and writes, per metric."""
 
 from datetime import UTC, datetime
 
 from sla.enums import Metric
-from tickets.engine import (
+from tickets.facts import (
     DEADLINE_FIELDS,
     FACT_FIELDS,
     METRICS,

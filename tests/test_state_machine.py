@@ -39,7 +39,7 @@ from tests.conftest import T0
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
-from tickets.engine import warning_window
+from tickets.clocks import warning_window
 from tickets.models import Ticket
 
 # Around the 60-minute warning window, so deadlines and windows are crossed often.

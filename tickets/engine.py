@@ -18,231 +18,27 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from notifications import outbox
-from policies.models import SlaPolicy
-from sla.business_time import WALL_CLOCK, Calendar
-from sla.enums import ACTIVE_STATUSES, Announcement, Metric, SlaState
-from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
+from sla.enums import Announcement, Metric, SlaState
+from sla.rules import MetricAssessment, MetricFacts, assess_metric
 from tickets import bulk
+from tickets.clocks import Clocks
+from tickets.facts import (
+    DEADLINE_FIELDS,
+    FACT_FIELDS,
+    METRICS,
+    SLA_FIELDS,
+    MetricSla,
+    SlaColumns,
+    TicketFacts,
+)
 from tickets.models import DeadlineSource, Ticket
-
-
-@dataclass(frozen=True)
-class MetricColumns:
-    """Where one metric lives on a ticket row: its deadline and the SLA columns of it.
-
-    The resolution metric's columns carry no prefix (they came first); the engine reaches
-    both metrics through these, never by name.
-    """
-
-    metric: Metric
-    deadline: str
-    state: str
-    warning_threshold: str
-    breached_at: str
-
-    @property
-    def sla_fields(self) -> tuple[str, str, str]:
-        return (self.state, self.warning_threshold, self.breached_at)
-
-
-RESOLUTION = MetricColumns(
-    Metric.RESOLUTION,
-    deadline="deadline",
-    state="sla_state",
-    warning_threshold="warning_threshold",
-    breached_at="breached_at",
-)
-FIRST_RESPONSE = MetricColumns(
-    Metric.FIRST_RESPONSE,
-    deadline="first_response_due",
-    state="first_response_state",
-    warning_threshold="first_response_warning_threshold",
-    breached_at="first_response_breached_at",
-)
-# In the order a ticket's emails are queued: first response, then resolution.
-METRICS = (FIRST_RESPONSE, RESOLUTION)
-
-
-class StoredMetric(NamedTuple):
-    """One metric of a ticket as stored, before this assessment."""
-
-    deadline: datetime | None
-    state: str
-    warning_threshold: int | None
-    breached_at: datetime | None
-    # When the metric was met on its own (a first response); closing the ticket meets both.
-    met_at: datetime | None
-    paused: bool
-
-
-class TicketFacts(NamedTuple):
-    """What the engine reads of a ticket (FACT_FIELDS, in this order), as stored."""
-
-    id: int
-    status: str
-    policy_id: int | None
-    deadline_source: str
-    deadline: datetime | None
-    resolved_at: datetime | None
-    sla_state: str
-    warning_threshold: int | None
-    breached_at: datetime | None
-    paused_at: datetime | None
-    first_response_due: datetime | None
-    first_responded_at: datetime | None
-    first_response_state: str
-    first_response_warning_threshold: int | None
-    first_response_breached_at: datetime | None
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
-
-    def stored(self, metric: Metric) -> StoredMetric:
-        # Positional, in StoredMetric's field order: this runs twice per ticket assessed.
-        if metric == Metric.RESOLUTION:
-            return StoredMetric(
-                self.deadline,
-                self.sla_state,
-                self.warning_threshold,
-                self.breached_at,
-                None,
-                self.paused_at is not None,
-            )
-        return StoredMetric(
-            self.first_response_due,
-            self.first_response_state,
-            self.first_response_warning_threshold,
-            self.first_response_breached_at,
-            self.first_responded_at,
-            False,
-        )
-
-
-class MetricSla(NamedTuple):
-    """What the engine writes of one metric."""
-
-    state: str
-    warning_threshold: int | None
-    breached_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class SlaColumns:
-    """What the engine writes of a ticket (SLA_FIELDS): the SLA columns, and no others."""
-
-    resolution: MetricSla
-    first_response: MetricSla
-    next_breach_at: datetime | None
-    next_check_at: datetime | None
-
-    def row(self) -> tuple[Any, ...]:
-        """The values in SLA_FIELDS order."""
-        r, f = self.resolution, self.first_response
-        return (
-            r.state,
-            r.warning_threshold,
-            r.breached_at,
-            f.state,
-            f.warning_threshold,
-            f.breached_at,
-            self.next_breach_at,
-            self.next_check_at,
-        )
-
-
-FACT_FIELDS = TicketFacts._fields
-SLA_FIELDS = (*RESOLUTION.sla_fields, *FIRST_RESPONSE.sla_fields, "next_breach_at", "next_check_at")
-# The deadlines a recompute writes beside the SLA columns.
-DEADLINE_FIELDS = (RESOLUTION.deadline, FIRST_RESPONSE.deadline)
-
-
-def warning_window() -> timedelta:
-    return timedelta(minutes=settings.SLA_WARNING_MINUTES)
-
-
-@dataclass(frozen=True)
-class PolicyClock:
-    """How one policy (or none) measures its tickets: a calendar, targets and thresholds."""
-
-    calendar: Calendar
-    resolution_target: timedelta | None
-    first_response_target: timedelta | None
-    lead_times: tuple[int, ...]
-    percentages: tuple[float, ...]
-    default_warning: timedelta
-
-    @classmethod
-    def of(cls, policy: SlaPolicy | None, *, default_warning: timedelta) -> PolicyClock:
-        if policy is None:
-            return cls(WALL_CLOCK, None, None, (), (), default_warning)
-        return cls(
-            calendar=policy.calendar.to_domain(),
-            resolution_target=policy.resolution_target,
-            first_response_target=policy.first_response_target,
-            lead_times=tuple(policy.warning_lead_times),
-            percentages=tuple(policy.warning_percentages),
-            default_warning=default_warning,
-        )
-
-    def thresholds(self, target: timedelta | None) -> Thresholds:
-        """Percentages count only with a target: a manual deadline has none."""
-        found = Thresholds.of(
-            self.calendar, lead_times=self.lead_times, percentages=self.percentages, target=target
-        )
-        if found.seconds_left:
-            return found
-        # A metric without thresholds of its own (or none that fits in its target) warns
-        # SLA_WARNING_MINUTES before, if that is shorter than its target.
-        return Thresholds.of(
-            self.calendar, lead_times=[int(self.default_warning.total_seconds())], target=target
-        )
-
-
-class Clocks:
-    """The policies one pass of the engine meets, each read from the database once."""
-
-    def __init__(
-        self, *, default_warning: timedelta | None = None, known: SlaPolicy | None = None
-    ) -> None:
-        """`known`: a policy the caller has already read (with its calendar), not read again."""
-        self.default_warning = default_warning or warning_window()
-        self._clocks: dict[int | None, PolicyClock] = {}
-        self._thresholds: dict[tuple[int | None, str, bool], Thresholds] = {}
-        if known is not None:
-            self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
-
-    def for_policy(self, policy_id: int | None) -> PolicyClock:
-        clock = self._clocks.get(policy_id)
-        if clock is None:
-            policy = None
-            if policy_id is not None:
-                policy = SlaPolicy.objects.select_related("calendar").filter(pk=policy_id).first()
-            clock = PolicyClock.of(policy, default_warning=self.default_warning)
-            self._clocks[policy_id] = clock
-        return clock
-
-    def thresholds(
-        self, policy_id: int | None, metric: str, *, policy_deadline: bool
-    ) -> Thresholds:
-        key = (policy_id, metric, policy_deadline)
-        found = self._thresholds.get(key)
-        if found is None:
-            clock = self.for_policy(policy_id)
-            if metric == Metric.FIRST_RESPONSE:
-                target = clock.first_response_target
-            else:
-                target = clock.resolution_target if policy_deadline else None
-            found = self._thresholds[key] = clock.thresholds(target)
-        return found
 
 
 @dataclass(frozen=True)

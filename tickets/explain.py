@@ -15,7 +15,7 @@ from policies.models import SlaPolicy
 from sla.business_time import Calendar
 from sla.enums import Metric
 from sla.rules import Thresholds
-from tickets.engine import Clocks
+from tickets.clocks import Clocks
 from tickets.models import DeadlineSource, SlaEvent, Ticket
 
 Pause = tuple[datetime, datetime | None]

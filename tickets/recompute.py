@@ -28,7 +28,9 @@ from policies.models import SlaPolicy
 from sla import deadlines
 from sla.enums import ACTIVE_STATUSES, Metric, SlaState
 from tickets import bulk, services
-from tickets.engine import DEADLINE_FIELDS, FACT_FIELDS, SLA_FIELDS, Clocks, TicketFacts, apply_many
+from tickets.clocks import Clocks
+from tickets.engine import apply_many
+from tickets.facts import DEADLINE_FIELDS, FACT_FIELDS, SLA_FIELDS, TicketFacts
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
 
 log = logging.getLogger(__name__)
