@@ -12,7 +12,7 @@ from policies.validation import (
     validate_percentages,
 )
 from sla.enums import Priority, choices
-from tickets.serializers import StrictCharField
+from watchdog.fields import StrictCharField
 
 
 # OpenAPI's `format: time` is RFC 3339's full-time, which has a UTC offset; these are wall

@@ -5,6 +5,7 @@ from django.utils.dateparse import parse_datetime
 from rest_framework import serializers
 
 from tickets.models import Ticket
+from watchdog.fields import StrictCharField
 
 # Deadlines outside this range are typos (year 20266) or test junk (year 1). The schema
 # states the range for request bodies (watchdog.schema.state_request_rules).
@@ -39,15 +40,6 @@ class AwareDateTimeField(serializers.DateTimeField):
         if not isinstance(value, str) and not EARLIEST_YEAR <= result.year <= LATEST_YEAR:
             self.fail("range")
         return result
-
-
-class StrictCharField(serializers.CharField):
-    """Text, and only text: DRF's CharField would quietly store 42 as "42"."""
-
-    def to_internal_value(self, data: Any) -> str:
-        if not isinstance(data, str):
-            self.fail("invalid")
-        return super().to_internal_value(data)
 
 
 class TicketSerializer(serializers.ModelSerializer[Ticket]):
