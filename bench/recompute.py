@@ -169,12 +169,12 @@ def open_ticket_rows(
 
     Returns ticket rows (TICKET_COLUMNS), pause rows and notification rows. Deadlines come
     from sla.deadlines.resolution_deadline on the calendar, states from the engine itself
-    (tickets.engine.assess_ticket), so the table is one the application could have made.
+    (tickets.assessment.assess_ticket), so the table is one the application could have made.
     """
     from policies.models import SlaPolicy
     from sla.deadlines import resolution_deadline
+    from tickets.assessment import assess_ticket
     from tickets.clocks import Clocks
-    from tickets.engine import assess_ticket
     from tickets.facts import SLA_FIELDS, TicketFacts
     from tickets.models import DeadlineSource
 

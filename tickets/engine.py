@@ -1,7 +1,7 @@
 """The SLA engine's write path: every SLA state change, and the emails it calls for.
 
-Three callers, one rule (sla.rules.assess_metric, for each of a ticket's two metrics,
-in one loop over METRICS):
+Three callers, one rule (tickets.assessment: sla.rules.assess_metric for each of a
+ticket's two metrics), and this module the one writer of the SLA columns:
 - `apply_change`, inside the transaction of an API or admin edit;
 - `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due;
 - tickets.recompute, after a policy or calendar edit, for the open tickets using it.
@@ -17,7 +17,6 @@ one at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,113 +24,17 @@ from django.db import transaction
 from django.utils import timezone
 
 from notifications import outbox
-from sla.enums import Announcement, Metric, SlaState
-from sla.rules import MetricAssessment, MetricFacts, assess_metric
+from sla.enums import Announcement, Metric
 from tickets import bulk
+from tickets.assessment import TicketAssessment, assess_ticket
 from tickets.clocks import Clocks
 from tickets.facts import (
     DEADLINE_FIELDS,
     FACT_FIELDS,
-    METRICS,
     SLA_FIELDS,
-    MetricSla,
-    SlaColumns,
     TicketFacts,
 )
-from tickets.models import DeadlineSource, Ticket
-
-
-@dataclass(frozen=True)
-class TicketAssessment:
-    resolution: MetricAssessment
-    first_response: MetricAssessment
-    columns: SlaColumns
-
-    def of(self, metric: Metric) -> MetricAssessment:
-        return self.resolution if metric == Metric.RESOLUTION else self.first_response
-
-    def announcements(self) -> list[tuple[Metric, Announcement, int]]:
-        """(metric, kind, threshold) of each email this assessment calls for."""
-        found = []
-        for metric, result in self.metrics():
-            if result.announce is not None:
-                threshold = (
-                    result.warned_threshold if result.announce == Announcement.WARNING else 0
-                )
-                found.append((metric, result.announce, threshold or 0))
-        return found
-
-    def metrics(self) -> tuple[tuple[Metric, MetricAssessment], ...]:
-        return tuple((m.metric, self.of(m.metric)) for m in METRICS)
-
-
-def assess_ticket(
-    facts: TicketFacts,
-    *,
-    clocks: Clocks,
-    now: datetime,
-    fresh: frozenset[str] = frozenset(),
-) -> TicketAssessment:
-    """Both metrics of a ticket, and the SLA columns they imply.
-
-    `fresh` names the metrics whose earlier announcements no longer count (a new deadline
-    set by a client or a priority change, a reopened ticket).
-    """
-    # Resolving or closing the ticket meets every metric not met before.
-    closed_at = None if facts.active else (facts.resolved_at or now)
-    policy_deadline = facts.deadline_source == DeadlineSource.POLICY
-    results: list[MetricAssessment] = []
-    written: list[MetricSla] = []
-    running: list[datetime] = []
-    checks: list[datetime] = []
-    for columns in METRICS:
-        metric = columns.metric
-        stored = facts.stored(metric)
-        forget = metric in fresh
-        result = assess_metric(
-            MetricFacts(
-                stored.deadline,
-                stored.met_at or closed_at,
-                stored.paused,
-                None if forget else stored.state or None,
-                None if forget else stored.warning_threshold,
-            ),
-            thresholds=clocks.thresholds(facts.policy_id, metric, policy_deadline=policy_deadline),
-            now=now,
-        )
-        results.append(result)
-        breached_at = None if forget else stored.breached_at
-        written.append(
-            MetricSla(
-                result.state,
-                result.warned_threshold,
-                _breached_at(result, breached_at, stored.deadline),
-            )
-        )
-        if result.running and stored.deadline is not None:
-            running.append(stored.deadline)
-        if result.next_check_at is not None:
-            checks.append(result.next_check_at)
-    # In METRICS order.
-    first_response, resolution = results
-    return TicketAssessment(
-        resolution=resolution,
-        first_response=first_response,
-        columns=SlaColumns(
-            resolution=written[1],
-            first_response=written[0],
-            next_breach_at=min(running) if running else None,
-            next_check_at=min(checks) if checks else None,
-        ),
-    )
-
-
-def _breached_at(
-    result: MetricAssessment, breached_at: datetime | None, deadline: datetime | None
-) -> datetime | None:
-    if result.state != SlaState.BREACHED:
-        return None
-    return breached_at or deadline  # a breach keeps the moment it happened
+from tickets.models import Ticket
 
 
 def facts_of(ticket: Ticket) -> TicketFacts:
