@@ -555,7 +555,7 @@ def naive_recompute(policy_id: int, *, now: datetime, reason: str, limit: int) -
     from django.db import transaction
 
     from sla.enums import ACTIVE_STATUSES, Metric
-    from tickets import engine, services
+    from tickets import engine, policy_deadlines
     from tickets.models import DeadlineSource, SlaEvent, Ticket
     from tickets.recompute import _event
 
@@ -575,9 +575,9 @@ def naive_recompute(policy_id: int, *, now: datetime, reason: str, limit: int) -
             assert policy is not None
             before = (ticket.deadline, ticket.first_response_due)
             if ticket.deadline_source == DeadlineSource.POLICY:
-                ticket.deadline = services._policy_resolution_deadline(ticket)
+                ticket.deadline = policy_deadlines.resolution_deadline_of(ticket)
             if ticket.first_responded_at is None:
-                ticket.first_response_due = services.first_response_due(
+                ticket.first_response_due = policy_deadlines.first_response_due(
                     policy=policy, start=ticket.created_at
                 )
             engine.apply_change(ticket, now=now)
