@@ -57,3 +57,11 @@ def test_the_written_row_follows_sla_fields():
         "next_breach_at": T0,
         "next_check_at": None,
     }
+
+
+def test_new_deadlines_change_nothing_else():
+    facts = TicketFacts._make(f"<{field}>" for field in FACT_FIELDS)
+    moved = facts.with_deadlines(T0, None)
+    assert moved._asdict() == {**facts._asdict(), "deadline": T0, "first_response_due": None}
+    same = facts.with_deadlines(facts.deadline, facts.first_response_due)
+    assert same is facts

@@ -86,6 +86,30 @@ class TicketFacts(NamedTuple):
     def active(self) -> bool:
         return self.status in ACTIVE_STATUSES
 
+    def with_deadlines(
+        self, deadline: datetime | None, first_response_due: datetime | None
+    ) -> TicketFacts:
+        """These facts with new deadlines (a recompute's); positional, as _replace is slow."""
+        if deadline == self.deadline and first_response_due == self.first_response_due:
+            return self
+        return TicketFacts(
+            self.id,
+            self.status,
+            self.policy_id,
+            self.deadline_source,
+            deadline,
+            self.resolved_at,
+            self.sla_state,
+            self.warning_threshold,
+            self.breached_at,
+            self.paused_at,
+            first_response_due,
+            self.first_responded_at,
+            self.first_response_state,
+            self.first_response_warning_threshold,
+            self.first_response_breached_at,
+        )
+
     def stored(self, metric: Metric) -> StoredMetric:
         # Positional, in StoredMetric's field order: this runs twice per ticket assessed.
         if metric == Metric.RESOLUTION:

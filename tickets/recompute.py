@@ -162,9 +162,7 @@ class _Job:
             ):
                 if old != new:
                     events.append((facts.id, now, self.reason, metric, new, old, self.detail))
-            recomputed.append(
-                facts._replace(deadline=deadline, first_response_due=first_response_due)
-            )
+            recomputed.append(facts.with_deadlines(deadline, first_response_due))
         # Rows whose deadlines and states come out as stored are not written.
         apply_many(recomputed, now=now, clocks=self.clocks, write_deadlines=True, stored=stored)
         bulk.insert_rows(SlaEvent, EVENT_FIELDS, events)
