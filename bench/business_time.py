@@ -1,4 +1,4 @@
-"""Business-time benchmark: calls/s of BusinessCalendar.add, against a day-by-day walk.
+"""Business-time benchmark: calls/s of Calendar.add, against a day-by-day walk.
 
     .venv/bin/python bench/business_time.py             # about a minute
     .venv/bin/python bench/business_time.py --quick     # a few seconds
@@ -30,7 +30,7 @@ if str(ROOT) not in sys.path:
 
 from holidays import country_holidays  # noqa: E402
 
-from policies.business_time import BusinessCalendar  # noqa: E402
+from sla.business_time import Calendar  # noqa: E402
 
 TARGET_CALLS_PER_S = 100_000
 STARTS = 1_000
@@ -40,7 +40,7 @@ SEED = 20261127
 class DayByDay:
     """The baseline: walk local days from the start, summing each day's open intervals."""
 
-    def __init__(self, calendar: BusinessCalendar) -> None:
+    def __init__(self, calendar: Calendar) -> None:
         self.zone = ZoneInfo(calendar.time_zone)
         self.weekly_hours = calendar.weekly_hours
         self.holidays: set[date] = set(calendar.holidays)
@@ -105,7 +105,7 @@ def random_starts(count: int) -> list[datetime]:
     return [first + timedelta(seconds=rng.randrange(span_s)) for _ in range(count)]
 
 
-def cold_start_ms(calendar: BusinessCalendar, start: datetime) -> float:
+def cold_start_ms(calendar: Calendar, start: datetime) -> float:
     """The first add of the process: it builds the year's table and holidays.
 
     Later calendars equal to this one share the table, so this is paid once per calendar
@@ -124,8 +124,8 @@ def main() -> None:
     args = parser.parse_args()
     budget_s, repeats = (0.2, 1) if args.quick else (args.budget, args.repeats)
 
-    def typical() -> BusinessCalendar:  # a new object each time, as the ORM would build it
-        return BusinessCalendar(
+    def typical() -> Calendar:  # a new object each time, as the ORM would build it
+        return Calendar(
             time_zone="Europe/Berlin",
             weekly_hours={day: [(time(9), time(12)), (time(13), time(17))] for day in range(5)},
             holiday_country="DE",
@@ -138,7 +138,7 @@ def main() -> None:
     seven_hours, one_day = timedelta(hours=7), timedelta(hours=24)
     cases = [
         ("Mon-Fri 9-17, lunch, DE", typical(), starts, seven_hours),
-        ("24x7", BusinessCalendar.always_open("Europe/Berlin"), starts, one_day),
+        ("24x7", Calendar.always_open("Europe/Berlin"), starts, one_day),
         # The result comes back in the start's zone: converting to Berlin time costs more.
         ("same, starts in Berlin", typical(), berlin_starts, seven_hours),
     ]

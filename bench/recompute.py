@@ -16,7 +16,7 @@ What runs, each repetition from the same state (the loaded tickets, restored):
   policy deadlines from `policy.resolution_deadline`-style helpers, `engine.apply_change`,
   its timeline entries), on the first --baseline-tickets open tickets, EXTRAPOLATED
   linearly to all of them. Its results must equal the batched recompute's on those tickets.
-Correctness: on a sample, the stored deadlines equal tickets.sla.resolution_deadline (and
+Correctness: on a sample, the stored deadlines equal sla.deadlines.resolution_deadline (and
 calendar.add for first response) computed by hand on the edited calendar.
 """
 
@@ -168,13 +168,15 @@ def open_ticket_rows(
     """The open tickets as the engine would have left them on the calendar before the edit.
 
     Returns ticket rows (TICKET_COLUMNS), pause rows and notification rows. Deadlines come
-    from tickets.sla.resolution_deadline on the calendar, states from the engine itself
-    (tickets.engine.assess_ticket), so the table is one the application could have made.
+    from sla.deadlines.resolution_deadline on the calendar, states from the engine itself
+    (tickets.assessment.assess_ticket), so the table is one the application could have made.
     """
     from policies.models import SlaPolicy
-    from tickets.engine import Clocks, assess_ticket
+    from sla.deadlines import resolution_deadline
+    from tickets.assessment import assess_ticket
+    from tickets.clocks import Clocks
+    from tickets.facts import SLA_FIELDS, TicketFacts
     from tickets.models import DeadlineSource
-    from tickets.sla import resolution_deadline
 
     now = datetime.fromisoformat(spec["now"])
     policy = SlaPolicy.objects.select_related("calendar").get(pk=policy_id)
@@ -229,8 +231,8 @@ def open_ticket_rows(
             "first_response_warning_threshold": None,
             "first_response_breached_at": None,
         }
-        result = assess_ticket(facts, clocks=clocks, now=now, fresh=frozenset())
-        v = result.values
+        result = assess_ticket(TicketFacts(**facts), clocks=clocks, now=now, fresh=frozenset())
+        v = dict(zip(SLA_FIELDS, result.columns.row(), strict=True))
         warned = None
         for metric, announce, threshold in result.announcements():
             deadline_of = deadline if metric == "resolution" else facts["first_response_due"]
@@ -518,8 +520,8 @@ def state_of(ids: list[int]) -> dict[int, tuple[Any, ...]]:
 def check_by_hand(meta: dict[str, Any], sample: list[int]) -> dict[str, Any]:
     """The stored deadlines against resolution_deadline / calendar.add on the new calendar."""
     from policies.models import SlaPolicy
+    from sla.deadlines import resolution_deadline
     from tickets.models import Ticket, TicketPause
-    from tickets.sla import resolution_deadline
 
     policy = SlaPolicy.objects.select_related("calendar").get(pk=meta["policy_id"])
     calendar = policy.calendar.to_domain()
@@ -552,10 +554,10 @@ def naive_recompute(policy_id: int, *, now: datetime, reason: str, limit: int) -
     """
     from django.db import transaction
 
-    from tickets import engine, services
+    from sla.enums import ACTIVE_STATUSES, Metric
+    from tickets import engine, policy_deadlines
     from tickets.models import DeadlineSource, SlaEvent, Ticket
     from tickets.recompute import _event
-    from tickets.sla import ACTIVE_STATUSES, Metric
 
     ids = list(
         Ticket.objects.filter(policy_id=policy_id, status__in=ACTIVE_STATUSES)
@@ -573,9 +575,9 @@ def naive_recompute(policy_id: int, *, now: datetime, reason: str, limit: int) -
             assert policy is not None
             before = (ticket.deadline, ticket.first_response_due)
             if ticket.deadline_source == DeadlineSource.POLICY:
-                ticket.deadline = services._policy_resolution_deadline(ticket)
+                ticket.deadline = policy_deadlines.resolution_deadline_of(ticket)
             if ticket.first_responded_at is None:
-                ticket.first_response_due = services.first_response_due(
+                ticket.first_response_due = policy_deadlines.first_response_due(
                     policy=policy, start=ticket.created_at
                 )
             engine.apply_change(ticket, now=now)

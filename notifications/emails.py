@@ -12,7 +12,7 @@ from django.template.loader import render_to_string
 from django.utils.timesince import timesince, timeuntil
 
 from notifications.models import Notification
-from tickets.sla import Announcement, Metric
+from sla.enums import Announcement, Metric
 
 _HEADLINES = {
     (Metric.RESOLUTION, Announcement.CREATED): "Ticket created",

@@ -3,7 +3,7 @@ import uuid
 from django.db import models
 from django.db.models import Q
 
-from tickets.sla import Announcement, Metric
+from sla.enums import Announcement, Metric, choices
 
 
 class DeliveryStatus(models.TextChoices):
@@ -26,10 +26,10 @@ class Notification(models.Model):
     ticket = models.ForeignKey(
         "tickets.Ticket", on_delete=models.CASCADE, related_name="notifications"
     )
-    kind = models.CharField(max_length=16, choices=Announcement.choices)
+    kind = models.CharField(max_length=16, choices=choices(Announcement))
     # Which of the ticket's deadlines a warning or miss is about (creation: resolution).
     metric = models.CharField(
-        max_length=16, choices=Metric.choices, default=Metric.RESOLUTION, db_default="resolution"
+        max_length=16, choices=choices(Metric), default=Metric.RESOLUTION, db_default="resolution"
     )
     # The deadline this notification is about: a moved deadline is a new notification.
     deadline = models.DateTimeField()

@@ -11,7 +11,7 @@ from django.db.models import QuerySet
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, Notification
-from tickets.sla import Announcement, SlaState
+from sla.enums import Announcement, SlaState
 from watchdog import bulk
 
 # (ticket id, metric, kind, deadline, threshold): what makes a notification unique.

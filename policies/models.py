@@ -1,4 +1,4 @@
-"""Business calendars and SLA policies as stored; policies.business_time does the arithmetic."""
+"""Business calendars and SLA policies as stored; sla.business_time does the arithmetic."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from django.db import models
 from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
-from policies import business_time
 from policies.validation import (
     validate_holiday_region,
     validate_interval,
@@ -20,7 +19,8 @@ from policies.validation import (
     validate_time_zone,
     validate_week,
 )
-from tickets.sla import Priority
+from sla import business_time, deadlines
+from sla.enums import Priority, choices
 
 
 class Weekday(models.IntegerChoices):
@@ -61,13 +61,13 @@ class BusinessCalendar(models.Model):
     def opening_hours_rows(self) -> list[tuple[int, time, time]]:
         return list(self.opening_hours.values_list("weekday", "opens", "closes"))
 
-    def to_domain(self) -> business_time.BusinessCalendar:
+    def to_domain(self) -> business_time.Calendar:
         """This calendar as business-time arithmetic; ValueError if it has no open time."""
         dates = frozenset(self.holidays.values_list("date", flat=True))
         country = self.holiday_country or None
         subdivision = self.holiday_subdivision or None
         if self.is_24x7:
-            return business_time.BusinessCalendar.always_open(
+            return business_time.Calendar.always_open(
                 self.time_zone,
                 holidays=dates,
                 holiday_country=country,
@@ -76,7 +76,7 @@ class BusinessCalendar(models.Model):
         week: dict[int, list[business_time.OpenInterval]] = {}
         for weekday, opens, closes in self.opening_hours_rows():
             week.setdefault(weekday, []).append((opens, closes))
-        return business_time.BusinessCalendar(
+        return business_time.Calendar(
             time_zone=self.time_zone,
             weekly_hours=week,
             holidays=dates,
@@ -152,7 +152,7 @@ class SlaPolicy(models.Model):
     )
     # NULL: the default policy, for priorities that have none of their own.
     priority = models.CharField(  # noqa: DJ001 -- NULL is "default", unlike any priority
-        max_length=16, choices=Priority.choices, null=True, blank=True
+        max_length=16, choices=choices(Priority), null=True, blank=True
     )
     resolution_target = models.DurationField(validators=[validate_target])
     # NULL: the policy does not track first response.
@@ -204,7 +204,9 @@ class SlaPolicy(models.Model):
 
     def resolution_deadline(self, start: datetime) -> datetime:
         """When the resolution target elapses in business time counted from `start`."""
-        return self.calendar.to_domain().add(start, self.resolution_target)
+        return deadlines.resolution_deadline(
+            self.calendar.to_domain(), start=start, target=self.resolution_target
+        )
 
     def clean(self) -> None:
         if self.priority == "":

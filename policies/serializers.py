@@ -11,7 +11,7 @@ from policies.validation import (
     validate_lead_times,
     validate_percentages,
 )
-from tickets.sla import Priority
+from sla.enums import Priority, choices
 from watchdog.serializer_fields import StrictCharField
 
 
@@ -105,7 +105,7 @@ class PolicySerializer(serializers.ModelSerializer[SlaPolicy]):
     name = StrictCharField(min_length=1, max_length=100)
     # Declared, so that uniqueness is left to the model's constraints and their messages.
     priority = serializers.ChoiceField(
-        choices=Priority.choices, allow_null=True, allow_blank=True, required=False
+        choices=choices(Priority), allow_null=True, allow_blank=True, required=False
     )
     warning_lead_times = LeadTimesField(required=False, validators=[validate_lead_times])
     warning_percentages = PercentagesField(required=False, validators=[validate_percentages])

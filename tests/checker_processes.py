@@ -26,10 +26,10 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db import connection
 
+from sla.enums import Announcement, SlaState
 from tests.smtp_server import LOOPBACK, ReceivedMessage, SmtpServer, _RecordingHandler
-from tickets.engine import warning_window
+from tickets.clocks import warning_window
 from tickets.models import Ticket
-from tickets.sla import Announcement, SlaState
 
 T = TypeVar("T")
 

@@ -8,11 +8,11 @@ from datetime import timedelta
 from django.utils.dateparse import parse_datetime
 from rest_framework.test import APIClient
 
+from sla.enums import Status
 from tests.conftest import T0, client_for
 from tests.durations import HOUR, MINUTE
 from tickets import services
 from tickets.checker import deliver_due
-from tickets.sla import Status
 
 FIELDS = [
     "id",

@@ -11,10 +11,10 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
+from sla.enums import Priority, Status
 from tests.conftest import T0, client_for
 from tests.durations import HOUR
 from tickets.models import Ticket
-from tickets.sla import Priority, Status
 
 LIST = "/api/tickets/"
 PRIORITIES = [Priority.LOW, Priority.NORMAL, Priority.HIGH, Priority.URGENT]

@@ -21,13 +21,13 @@ from rest_framework.test import APIClient
 
 from policies import services as policy_services
 from policies.models import SlaPolicy
+from sla.enums import Priority, SlaState, Status
 from tests.calendars import berlin_office
 from tests.conftest import client_for
 from tests.durations import HOUR
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import Priority, SlaState, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LIST = "/api/tickets/"

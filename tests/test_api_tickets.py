@@ -9,10 +9,10 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from notifications.models import Notification
+from sla.enums import Priority, SlaState, Status
 from tests.conftest import T0, client_for
 from tests.durations import HOUR
 from tickets.models import Ticket
-from tickets.sla import Priority, SlaState, Status
 
 LIST = "/api/tickets/"
 

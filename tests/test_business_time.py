@@ -1,4 +1,4 @@
-"""policies.business_time: a calendar's open hours, and durations counted in them.
+"""sla.business_time: a calendar's open hours, and durations counted in them.
 
 No database. The worked examples are checked by hand, with the reasoning in comments. The
 properties compare the module with a reference written straight from the definitions: it
@@ -18,7 +18,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from policies.business_time import MAX_CLOSED_YEARS, BusinessCalendar
+from sla.business_time import MAX_CLOSED_YEARS, Calendar
 from tests.durations import HOUR, MINUTE
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -30,13 +30,13 @@ MONDAY_TO_FRIDAY = range(5)
 SATURDAY, SUNDAY = 5, 6
 
 # Mon-Fri 9-17, German national holidays.
-NINE_TO_FIVE = BusinessCalendar(
+NINE_TO_FIVE = Calendar(
     time_zone="Europe/Berlin",
     weekly_hours={day: [(time(9), time(17))] for day in MONDAY_TO_FRIDAY},
     holiday_country="DE",
 )
 # The typical calendar: Mon-Fri 9-12 and 13-17 (7 hours a day), Berlin's holidays.
-OFFICE = BusinessCalendar(
+OFFICE = Calendar(
     time_zone="Europe/Berlin",
     weekly_hours={day: [(time(9), time(12)), (time(13), time(17))] for day in MONDAY_TO_FRIDAY},
     holiday_country="DE",
@@ -64,19 +64,19 @@ new_york = wall_clock(NEW_YORK)
 lord_howe = wall_clock(LORD_HOWE)
 
 
-def night_desk(time_zone: str) -> BusinessCalendar:
+def night_desk(time_zone: str) -> Calendar:
     """Open from Saturday 22:00 to Sunday 06:00: over the night the clocks change."""
-    return BusinessCalendar(
+    return Calendar(
         time_zone=time_zone,
         weekly_hours={SATURDAY: [(time(22), time(0))], SUNDAY: [(time(0), time(6))]},
     )
 
 
-def sundays(opens: time, closes: time, time_zone: str) -> BusinessCalendar:
-    return BusinessCalendar(time_zone=time_zone, weekly_hours={SUNDAY: [(opens, closes)]})
+def sundays(opens: time, closes: time, time_zone: str) -> Calendar:
+    return Calendar(time_zone=time_zone, weekly_hours={SUNDAY: [(opens, closes)]})
 
 
-def open_time_on(calendar: BusinessCalendar, day: date, zone: ZoneInfo) -> timedelta:
+def open_time_on(calendar: Calendar, day: date, zone: ZoneInfo) -> timedelta:
     midnight = datetime.combine(day, time(0), zone)
     return calendar.between(midnight, datetime.combine(day + timedelta(days=1), time(0), zone))
 
@@ -207,7 +207,7 @@ def test_the_result_is_in_the_time_zone_of_the_start():
 
 
 def test_a_24x7_calendar_adds_real_elapsed_time():
-    always = BusinessCalendar.always_open()
+    always = Calendar.always_open()
     start = datetime(2026, 12, 31, 23, 30, tzinfo=UTC)
 
     assert always.add(start, HOUR) == datetime(2027, 1, 1, 0, 30, tzinfo=UTC)
@@ -217,7 +217,7 @@ def test_a_24x7_calendar_adds_real_elapsed_time():
 
 
 def test_a_24x7_calendar_in_berlin_counts_real_hours_over_a_clock_change():
-    always = BusinessCalendar.always_open("Europe/Berlin")
+    always = Calendar.always_open("Europe/Berlin")
 
     # Saturday noon (UTC+1) plus 24 real hours is Sunday 13:00 summer time (UTC+2).
     assert always.add(berlin(2027, 3, 27, 12), 24 * HOUR) == berlin(2027, 3, 28, 13)
@@ -226,7 +226,7 @@ def test_a_24x7_calendar_in_berlin_counts_real_hours_over_a_clock_change():
 
 
 def test_a_24x7_calendar_can_still_close_on_holidays():
-    always = BusinessCalendar.always_open("Europe/Berlin", holiday_country="DE")
+    always = Calendar.always_open("Europe/Berlin", holiday_country="DE")
 
     # Two hours on Christmas Eve, closed on the 25th and 26th, two more on the 27th.
     assert always.add(berlin(2026, 12, 24, 22), 4 * HOUR) == berlin(2026, 12, 27, 2)
@@ -257,7 +257,7 @@ def test_an_interval_over_a_spring_forward_gap_is_an_hour_shorter():
 
 def test_a_time_inside_a_gap_means_the_instant_of_the_jump():
     opens_in_gap = sundays(time(2, 30), time(5), "Europe/Berlin")
-    wholly_in_gap = BusinessCalendar(
+    wholly_in_gap = Calendar(
         time_zone="Europe/Berlin", weekly_hours={SUNDAY: [(time(2), time(3)), (time(9), time(10))]}
     )
     sunday = date(2027, 3, 28)
@@ -325,7 +325,7 @@ def test_lord_howe_falls_back_by_half_an_hour():
 @pytest.mark.parametrize("weekly_hours", [{}, {0: []}, {day: [] for day in range(7)}])
 def test_a_calendar_with_no_open_hours_is_rejected(weekly_hours):
     with pytest.raises(ValueError, match="open hours on at least one weekday"):
-        BusinessCalendar(time_zone="Europe/Berlin", weekly_hours=weekly_hours)
+        Calendar(time_zone="Europe/Berlin", weekly_hours=weekly_hours)
 
 
 @pytest.mark.parametrize(
@@ -343,23 +343,23 @@ def test_a_calendar_with_no_open_hours_is_rejected(weekly_hours):
 )
 def test_malformed_opening_hours_are_rejected(weekly_hours, message):
     with pytest.raises(ValueError, match=message):
-        BusinessCalendar(time_zone="Europe/Berlin", weekly_hours=weekly_hours)
+        Calendar(time_zone="Europe/Berlin", weekly_hours=weekly_hours)
 
 
 def test_unknown_time_zones_and_holiday_sources_are_rejected():
     hours = {0: [(time(9), time(17))]}
     with pytest.raises(ValueError, match="unknown time zone"):
-        BusinessCalendar(time_zone="Europe/Atlantis", weekly_hours=hours)
+        Calendar(time_zone="Europe/Atlantis", weekly_hours=hours)
     with pytest.raises(ValueError, match="no holidays known"):
-        BusinessCalendar(time_zone="UTC", weekly_hours=hours, holiday_country="XX")
+        Calendar(time_zone="UTC", weekly_hours=hours, holiday_country="XX")
     with pytest.raises(ValueError, match="no holidays known"):
-        BusinessCalendar(
+        Calendar(
             time_zone="UTC", weekly_hours=hours, holiday_country="DE", holiday_subdivision="XX"
         )
     with pytest.raises(ValueError, match="needs a holiday_country"):
-        BusinessCalendar(time_zone="UTC", weekly_hours=hours, holiday_subdivision="BE")
+        Calendar(time_zone="UTC", weekly_hours=hours, holiday_subdivision="BE")
     with pytest.raises(ValueError, match="holidays are dates"):
-        BusinessCalendar(
+        Calendar(
             time_zone="UTC",
             weekly_hours=hours,
             holidays=frozenset({datetime(2026, 12, 24, tzinfo=UTC)}),
@@ -388,7 +388,7 @@ def test_a_calendar_closed_for_years_by_its_holidays_gives_up_instead_of_looping
     every_monday = frozenset(
         first_monday + timedelta(weeks=week) for week in range(52 * (MAX_CLOSED_YEARS + 4))
     )
-    mondays_only = BusinessCalendar(
+    mondays_only = Calendar(
         time_zone="Europe/Berlin",
         weekly_hours={0: [(time(9), time(17))]},
         holidays=every_monday,
@@ -403,12 +403,12 @@ def test_a_calendar_closed_for_years_by_its_holidays_gives_up_instead_of_looping
 
 
 def test_calendars_built_from_equivalent_data_are_equal_and_hash_alike():
-    from_lists = BusinessCalendar(
+    from_lists = Calendar(
         time_zone="Europe/Berlin",
         weekly_hours={1: [[time(13), time(17)], [time(9), time(12)], [time(11), time(12, 30)]]},  # type: ignore[list-item]
         holidays={date(2026, 12, 24)},  # type: ignore[arg-type]
     )
-    from_tuples = BusinessCalendar(
+    from_tuples = Calendar(
         time_zone="Europe/Berlin",
         weekly_hours={1: ((time(9), time(12, 30)), (time(13), time(17))), 3: ()},
         holidays=frozenset({date(2026, 12, 24)}),
@@ -423,7 +423,7 @@ def test_calendars_built_from_equivalent_data_are_equal_and_hash_alike():
 def test_changing_the_data_a_calendar_was_built_from_does_not_change_it():
     hours = {0: [(time(9), time(17))]}
     days_off = {date(2026, 3, 9)}
-    calendar = BusinessCalendar(time_zone="UTC", weekly_hours=hours, holidays=days_off)  # type: ignore[arg-type]
+    calendar = Calendar(time_zone="UTC", weekly_hours=hours, holidays=days_off)  # type: ignore[arg-type]
 
     hours[1] = [(time(9), time(17))]
     hours[0].append((time(18), time(19)))
@@ -491,7 +491,7 @@ def country_holidays(country: str, subdivision: str | None, year: int) -> frozen
     return frozenset(holiday_data.country_holidays(country, subdiv=subdivision, years=year))
 
 
-def reference_intervals(calendar: BusinessCalendar, day: date) -> list[tuple[int, int]]:
+def reference_intervals(calendar: Calendar, day: date) -> list[tuple[int, int]]:
     closed = set(calendar.holidays)
     if calendar.holiday_country:
         closed |= country_holidays(calendar.holiday_country, calendar.holiday_subdivision, day.year)
@@ -507,7 +507,7 @@ def reference_intervals(calendar: BusinessCalendar, day: date) -> list[tuple[int
     return intervals
 
 
-def reference_days(calendar: BusinessCalendar, instant: datetime, days: int) -> list[date]:
+def reference_days(calendar: Calendar, instant: datetime, days: int) -> list[date]:
     first = instant.astimezone(ZoneInfo(calendar.time_zone)).date() - timedelta(days=1)
     return [first + timedelta(days=n) for n in range(days)]
 
@@ -531,7 +531,7 @@ def later(instant: datetime, second: int) -> datetime:
     return (instant.astimezone(UTC) + timedelta(seconds=second)).astimezone(instant.tzinfo)
 
 
-def reference_add(calendar: BusinessCalendar, start: datetime, duration: timedelta) -> datetime:
+def reference_add(calendar: Calendar, start: datetime, duration: timedelta) -> datetime:
     at, needed = seconds(start), int(duration.total_seconds())
     if needed == 0:
         return start
@@ -547,7 +547,7 @@ def reference_add(calendar: BusinessCalendar, start: datetime, duration: timedel
     raise AssertionError
 
 
-def reference_between(calendar: BusinessCalendar, start: datetime, end: datetime) -> timedelta:
+def reference_between(calendar: Calendar, start: datetime, end: datetime) -> timedelta:
     total = 0
     days = (seconds(end) - seconds(start)) // 86_400 + 3
     for day in reference_days(calendar, start, max(days, 2)):
@@ -556,7 +556,7 @@ def reference_between(calendar: BusinessCalendar, start: datetime, end: datetime
     return timedelta(seconds=total)
 
 
-def reference_is_open(calendar: BusinessCalendar, instant: datetime) -> bool:
+def reference_is_open(calendar: Calendar, instant: datetime) -> bool:
     return any(
         opens <= seconds(instant) < closes
         for day in reference_days(calendar, instant, 3)
@@ -564,7 +564,7 @@ def reference_is_open(calendar: BusinessCalendar, instant: datetime) -> bool:
     )
 
 
-def weekly_open_seconds(calendar: BusinessCalendar) -> int:
+def weekly_open_seconds(calendar: Calendar) -> int:
     def second_of_day(wall: time) -> int:
         return wall.hour * 3600 + wall.minute * 60
 
@@ -581,14 +581,14 @@ ZONES = ["Europe/Berlin", "America/New_York", "Australia/Lord_Howe"]
 NAMED_CALENDARS = [
     OFFICE,
     night_desk("America/New_York"),
-    BusinessCalendar(
+    Calendar(
         # Open over the clock changes every day, with New South Wales' holidays.
         time_zone="Australia/Lord_Howe",
         weekly_hours={day: [(time(1), time(2, 45)), (time(8, 30), time(17))] for day in range(7)},
         holiday_country="AU",
         holiday_subdivision="NSW",
     ),
-    BusinessCalendar(
+    Calendar(
         # Open across midnight, and a quarter of an hour inside Berlin's gap and fold.
         time_zone="Europe/Berlin",
         weekly_hours={
@@ -598,14 +598,14 @@ NAMED_CALENDARS = [
         },
         holidays=frozenset({date(2026, 12, 28), date(2027, 12, 27), date(2028, 1, 3)}),
     ),
-    BusinessCalendar(
+    Calendar(
         time_zone="America/New_York",
         weekly_hours={day: [(time(8), time(20))] for day in range(6)},
         holiday_country="US",
         holiday_subdivision="NY",
     ),
-    BusinessCalendar.always_open("Europe/Berlin", holiday_country="DE"),
-    BusinessCalendar.always_open(),
+    Calendar.always_open("Europe/Berlin", holiday_country="DE"),
+    Calendar.always_open(),
 ]
 
 
@@ -619,7 +619,7 @@ def open_intervals(draw: st.DrawFn) -> tuple[time, time]:
 
 
 random_calendars = st.builds(
-    BusinessCalendar,
+    Calendar,
     time_zone=st.sampled_from(ZONES),
     weekly_hours=st.dictionaries(
         st.integers(0, 6), st.lists(open_intervals(), min_size=1, max_size=3), min_size=1
@@ -647,7 +647,7 @@ def anchors(time_zone: str) -> tuple[datetime, ...]:
 
 
 @st.composite
-def calendar_and_start(draw: st.DrawFn) -> tuple[BusinessCalendar, datetime]:
+def calendar_and_start(draw: st.DrawFn) -> tuple[Calendar, datetime]:
     calendar = draw(calendars)
     zone = ZoneInfo(calendar.time_zone)
     near = draw(st.sampled_from(anchors(calendar.time_zone)))
@@ -655,7 +655,7 @@ def calendar_and_start(draw: st.DrawFn) -> tuple[BusinessCalendar, datetime]:
     return calendar, later(near, offset).astimezone(draw(st.sampled_from([UTC, zone])))
 
 
-def short_durations(calendar: BusinessCalendar) -> st.SearchStrategy[timedelta]:
+def short_durations(calendar: Calendar) -> st.SearchStrategy[timedelta]:
     """Up to about two weeks of the calendar's open time, so the reference walk stays short."""
     most = 2 * weekly_open_seconds(calendar)
     return st.one_of(

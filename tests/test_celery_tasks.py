@@ -21,6 +21,7 @@ from celery.exceptions import CPendingDeprecationWarning
 from django.conf import settings as django_settings
 
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import SlaState
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
@@ -30,7 +31,6 @@ from tickets import services, tasks
 from tickets.checker import deliver_due
 from tickets.engine import preview
 from tickets.models import CheckerRun, Ticket
-from tickets.sla import SlaState
 from tickets.tasks import (
     MAX_TASKS_PER_CHECK,
     NUDGE_TIMEOUT_SECONDS,
@@ -168,7 +168,7 @@ def test_the_check_task_applies_exactly_what_check_sla_dry_run_plans(clock, make
         make_ticket(due_in=minutes * MINUTE)
     clock.move_to(T0 + 65 * MINUTE)
     planned = {
-        facts["id"]: result.resolution.state
+        facts.id: result.resolution.state
         for facts, result in preview(now=T0 + 65 * MINUTE, limit=100)
     }
 

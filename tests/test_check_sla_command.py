@@ -20,12 +20,12 @@ from django.utils import timezone
 
 import tickets.checker
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import SlaState
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tickets import services
 from tickets.management.commands import check_sla as check_sla_command
 from tickets.models import Ticket
-from tickets.sla import SlaState
 
 BASE_DIR = Path(django_settings.BASE_DIR)
 

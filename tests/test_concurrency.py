@@ -21,6 +21,7 @@ from django.utils import timezone
 
 from notifications import outbox
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Announcement, Metric, SlaState
 from tests.checker_processes import (
     Expected,
     bulk_due_tickets,
@@ -33,9 +34,9 @@ from tests.durations import MINUTE
 from tests.smtp_server import SmtpServer
 from tickets import services
 from tickets.checker import deliver_due
-from tickets.engine import run_transitions, warning_window
+from tickets.clocks import warning_window
+from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import Announcement, Metric, SlaState
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -16,12 +16,12 @@ from django.test import Client
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from sla.enums import Priority, SlaState
 from tests.calendars import berlin_office
 from tests.durations import HOUR
-from tickets import services
+from tickets import policy_deadlines, services
 from tickets.engine import run_transitions
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
-from tickets.sla import Priority, SlaState
 
 BERLIN = ZoneInfo("Europe/Berlin")
 LIST = "/api/tickets/"
@@ -314,7 +314,7 @@ def test_the_service_refuses_with_a_validation_error_naming_the_deadline(friday,
     with pytest.raises(ValidationError) as exc_info:
         services.create_ticket(owner=alice, title="P")
 
-    assert exc_info.value.message_dict == {"deadline": [services.NO_POLICY]}
+    assert exc_info.value.message_dict == {"deadline": [policy_deadlines.NO_POLICY]}
 
 
 # --- The ticket admin -----------------------------------------------------------------------

@@ -20,6 +20,7 @@ from django.utils import timezone as dj_timezone
 
 from notifications.delivery import claim, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tests.smtp_server import smtp_settings_for
@@ -27,7 +28,6 @@ from tickets import services
 from tickets.checker import deliver_due
 from tickets.engine import run_transitions, stamp_warnings_sent
 from tickets.models import Ticket
-from tickets.sla import Status
 
 SECOND = timedelta(seconds=1)
 ALICE = "alice@example.com"

@@ -10,13 +10,13 @@ from datetime import timedelta
 import pytest
 
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import SlaState, Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tickets import services
 from tickets.checker import deliver_due
 from tickets.engine import run_transitions
 from tickets.models import Ticket
-from tickets.sla import SlaState, Status
 
 CREATED, WARNING, MISSED = "created", "warning", "missed"
 PENDING, SENT, CANCELLED = DeliveryStatus.PENDING, DeliveryStatus.SENT, DeliveryStatus.CANCELLED

@@ -17,13 +17,13 @@ from prometheus_client.parser import text_string_to_metric_families
 from notifications import latency
 from notifications.delivery import claim
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import SlaState, Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tests.test_settings import start_up
 from tickets import services
 from tickets.checker import check_sla, deliver_due
 from tickets.models import Ticket
-from tickets.sla import SlaState, Status
 
 TOKEN = "a-metrics-token-that-is-long-enough-0123456789"
 SECOND = timedelta(seconds=1)

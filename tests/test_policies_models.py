@@ -9,8 +9,8 @@ from django.db import IntegrityError, transaction
 
 from policies import services
 from policies.models import BusinessCalendar, Holiday, OpeningHours, SlaPolicy
+from sla.enums import Priority
 from tests.durations import HOUR
-from tickets.sla import Priority
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NINE_TO_FIVE = [(weekday, time(9), time(17)) for weekday in range(5)]

@@ -15,13 +15,13 @@ import pytest
 
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
+from sla.enums import Announcement, Metric, Priority, SlaState
 from tests.calendars import berlin_office
 from tests.checker_processes import side_by_side
 from tests.durations import HOUR
 from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
-from tickets.sla import Announcement, Metric, Priority, SlaState
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 

@@ -29,6 +29,7 @@ from django.test.utils import CaptureQueriesContext
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from sla.enums import Announcement, Metric, Priority, SlaState, Status
 from tests.calendars import berlin_office
 from tests.durations import HOUR
 from tests.smtp_server import SmtpServer
@@ -36,7 +37,6 @@ from tickets import services
 from tickets.checker import check_sla, run_state_changes
 from tickets.models import SlaEvent, SlaEventKind, Ticket, TicketPause
 from tickets.recompute import run_requested
-from tickets.sla import Announcement, Metric, Priority, SlaState, Status
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

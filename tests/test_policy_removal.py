@@ -10,12 +10,12 @@ from datetime import time, timedelta
 import pytest
 
 from policies import services as policy_services
+from sla.enums import SlaState
 from tests.calendars import berlin_office
 from tests.conftest import T0, client_for
 from tests.durations import HOUR
 from tickets.checker import check_sla
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
-from tickets.sla import SlaState
 
 TICKETS = "/api/tickets/"
 

@@ -43,13 +43,13 @@ from hypothesis.stateful import (
 from notifications.models import DeliveryStatus, Notification
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from sla.enums import Announcement, Metric, Priority, SlaState, Status
 from tests.calendars import berlin_office
 from tests.durations import HOUR
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
-from tickets.sla import Announcement, Metric, Priority, SlaState, Status
 
 # Hypothesis runs hundreds of programs: tens of seconds, so not in `make test-fast`.
 pytestmark = pytest.mark.slow

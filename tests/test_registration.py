@@ -17,11 +17,11 @@ from rest_framework.test import APIClient
 from accounts.models import EmailConfirmation
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.email import HELD_REASON
+from sla.enums import Status
 from tests.conftest import T0, client_for
 from tests.durations import DAY, HOUR
 from tests.smtp_server import ReceivedMessage, SmtpServer
 from tickets.checker import check_sla, deliver_due
-from tickets.sla import Status
 
 PASSWORD = "a long and unusual phrase"
 UNSENDABLE = ['"NL\x1d~F:"@example.com', '"a\x1cb"@example.com', '"\x0c"@example.com']

@@ -16,7 +16,7 @@ TEST_ONLY = {"DATABASE_TEST_NAME"}
 
 def declared() -> set[str]:
     """Names passed to the strict readers of watchdog.environment (env_str, env_int ...)."""
-    names = set()
+    names: set[str] = set()
     for path in READERS:
         for node in ast.walk(ast.parse(path.read_text())):
             if (
@@ -25,6 +25,7 @@ def declared() -> set[str]:
                 and node.func.id.startswith("env_")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
+                and isinstance(node.args[0].value, str)
             ):
                 names.add(str(node.args[0].value))
     return names

@@ -1,4 +1,4 @@
-"""tickets.sla.assess_metric with one threshold on wall-clock time: the rules of a ticket
+"""sla.rules.assess_metric with one threshold on wall-clock time: the rules of a ticket
 without an SLA policy (one warning SLA_WARNING_MINUTES before a fixed deadline).
 
 No database: every fact is passed in, as the engine does. Several thresholds, business
@@ -12,17 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from sla.business_time import WALL_CLOCK
+from sla.enums import ACTIVE_STATUSES, Announcement, SlaState, Status
+from sla.rules import MetricFacts, Thresholds, assess_metric
 from tests.durations import HOUR, MINUTE
-from tickets.engine import WALL_CLOCK
-from tickets.sla import (
-    ACTIVE_STATUSES,
-    Announcement,
-    MetricFacts,
-    SlaState,
-    Status,
-    Thresholds,
-    assess_metric,
-)
 
 
 class Assessment(NamedTuple):

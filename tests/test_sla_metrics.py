@@ -1,4 +1,4 @@
-"""tickets.sla with a policy's business calendar: several warning thresholds, first response
+"""sla.rules with a policy's business calendar: several warning thresholds, first response
 and resolution, paused clocks. No database: every fact is passed in, as the engine does.
 
 The calendar is open Monday to Friday 9:00-17:00 in Europe/Berlin, closed on German public
@@ -13,22 +13,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from policies.business_time import BusinessCalendar
+from sla.business_time import Calendar
+from sla.deadlines import resolution_deadline
+from sla.enums import Announcement, SlaState
+from sla.rules import MetricAssessment, MetricFacts, Thresholds, assess_metric
 from tests.durations import HOUR, MINUTE
-from tickets.sla import (
-    Announcement,
-    MetricAssessment,
-    MetricFacts,
-    SlaState,
-    Thresholds,
-    assess_metric,
-    resolution_deadline,
-)
 
 BERLIN = ZoneInfo("Europe/Berlin")
 MICROSECOND = timedelta(microseconds=1)
 
-NINE_TO_FIVE = BusinessCalendar(
+NINE_TO_FIVE = Calendar(
     time_zone="Europe/Berlin",
     weekly_hours={day: [(time(9), time(17))] for day in range(5)},
     holiday_country="DE",

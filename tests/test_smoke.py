@@ -1,7 +1,7 @@
 from datetime import timedelta
 
+from sla.enums import SlaState
 from tickets.checker import check_sla
-from tickets.sla import SlaState
 
 
 def test_a_ticket_due_in_30_minutes_is_created_at_risk(clock, make_ticket):

@@ -35,13 +35,13 @@ from hypothesis.stateful import (
 )
 
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import ACTIVE_STATUSES, Announcement, Status
 from tests.conftest import T0
 from tests.smtp_server import SmtpServer, smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
-from tickets.engine import warning_window
+from tickets.clocks import warning_window
 from tickets.models import Ticket
-from tickets.sla import ACTIVE_STATUSES, Announcement, Status
 
 # Around the 60-minute warning window, so deadlines and windows are crossed often.
 # Hypothesis runs hundreds of programs: tens of seconds, so not in `make test-fast`.

@@ -14,11 +14,11 @@ from django.db import connection
 from django.utils import timezone
 
 from notifications.models import Notification
+from sla.enums import Announcement, SlaState
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tickets.checker import check_sla
 from tickets.models import UNASSESSED, Ticket
-from tickets.sla import Announcement, SlaState
 
 
 def kinds_received(server) -> Counter[tuple[int, str]]:

@@ -6,7 +6,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from policies.models import SlaPolicy
-from tickets import services
+from tickets import policy_deadlines, services
 from tickets.models import DeadlineSource, Ticket
 
 
@@ -25,7 +25,7 @@ class TicketAdminForm(ModelForm[Ticket]):
             and "deadline" not in self.changed_data
         ):
             try:
-                services.policy_deadline(
+                policy_deadlines.resolution_deadline(
                     policy=SlaPolicy.objects.for_priority(priority), start=ticket.created_at
                 )
             except ValidationError as exc:

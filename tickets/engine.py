@@ -1,6 +1,7 @@
 """The SLA engine's write path: every SLA state change, and the emails it calls for.
 
-Three callers, one rule (tickets.sla.assess_metric, for each of a ticket's two metrics):
+Three callers, one rule (tickets.assessment: sla.rules.assess_metric for each of a
+ticket's two metrics), and this module the one writer of the SLA columns:
 - `apply_change`, inside the transaction of an API or admin edit;
 - `run_transitions`, the periodic check, for the tickets whose `next_check_at` is due;
 - tickets.recompute, after a policy or calendar edit, for the open tickets using it.
@@ -16,251 +17,30 @@ one at a time.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Subquery
 from django.utils import timezone
 
 from notifications import outbox
 from notifications.models import Notification
-from policies.business_time import BusinessCalendar
-from policies.models import SlaPolicy
-from tickets.models import DeadlineSource, Ticket
-from tickets.sla import (
-    ACTIVE_STATUSES,
-    Announcement,
-    Metric,
-    MetricAssessment,
-    MetricFacts,
-    SlaState,
-    Thresholds,
-    assess_metric,
+from sla.enums import Announcement, Metric
+from tickets.assessment import TicketAssessment, assess_ticket
+from tickets.clocks import Clocks
+from tickets.facts import (
+    DEADLINE_FIELDS,
+    FACT_FIELDS,
+    SLA_FIELDS,
+    TicketFacts,
 )
+from tickets.models import Ticket
 from watchdog import bulk
 
-# What a ticket without a policy is measured on: wall-clock time.
-WALL_CLOCK = BusinessCalendar.always_open("UTC")
 
-# The columns the engine reads to assess a ticket, and the ones it writes.
-FACT_FIELDS = (
-    "id",
-    "status",
-    "policy_id",
-    "deadline_source",
-    "deadline",
-    "resolved_at",
-    "sla_state",
-    "warning_threshold",
-    "breached_at",
-    "paused_at",
-    "first_response_due",
-    "first_responded_at",
-    "first_response_state",
-    "first_response_warning_threshold",
-    "first_response_breached_at",
-)
-SLA_FIELDS = (
-    "sla_state",
-    "warning_threshold",
-    "breached_at",
-    "first_response_state",
-    "first_response_warning_threshold",
-    "first_response_breached_at",
-    "next_breach_at",
-    "next_check_at",
-)
-
-
-def warning_window() -> timedelta:
-    return timedelta(minutes=settings.SLA_WARNING_MINUTES)
-
-
-@dataclass(frozen=True)
-class PolicyClock:
-    """How one policy (or none) measures its tickets: a calendar, targets and thresholds."""
-
-    calendar: BusinessCalendar
-    resolution_target: timedelta | None
-    first_response_target: timedelta | None
-    lead_times: tuple[int, ...]
-    percentages: tuple[float, ...]
-    default_warning: timedelta
-
-    @classmethod
-    def of(cls, policy: SlaPolicy | None, *, default_warning: timedelta) -> PolicyClock:
-        if policy is None:
-            return cls(WALL_CLOCK, None, None, (), (), default_warning)
-        return cls(
-            calendar=policy.calendar.to_domain(),
-            resolution_target=policy.resolution_target,
-            first_response_target=policy.first_response_target,
-            lead_times=tuple(policy.warning_lead_times),
-            percentages=tuple(policy.warning_percentages),
-            default_warning=default_warning,
-        )
-
-    def thresholds(self, target: timedelta | None) -> Thresholds:
-        """Percentages count only with a target: a manual deadline has none."""
-        found = Thresholds.of(
-            self.calendar, lead_times=self.lead_times, percentages=self.percentages, target=target
-        )
-        if found.seconds_left:
-            return found
-        # A metric without thresholds of its own (or none that fits in its target) warns
-        # SLA_WARNING_MINUTES before, if that is shorter than its target.
-        return Thresholds.of(
-            self.calendar, lead_times=[int(self.default_warning.total_seconds())], target=target
-        )
-
-
-class Clocks:
-    """The policies one pass of the engine meets, each read from the database once."""
-
-    def __init__(
-        self, *, default_warning: timedelta | None = None, known: SlaPolicy | None = None
-    ) -> None:
-        """`known`: a policy the caller has already read (with its calendar), not read again."""
-        self.default_warning = default_warning or warning_window()
-        self._clocks: dict[int | None, PolicyClock] = {}
-        self._thresholds: dict[tuple[int | None, str], Thresholds] = {}
-        if known is not None:
-            self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
-
-    def for_policy(self, policy_id: int | None) -> PolicyClock:
-        clock = self._clocks.get(policy_id)
-        if clock is None:
-            policy = None
-            if policy_id is not None:
-                policy = SlaPolicy.objects.select_related("calendar").filter(pk=policy_id).first()
-            clock = PolicyClock.of(policy, default_warning=self.default_warning)
-            self._clocks[policy_id] = clock
-        return clock
-
-    def thresholds(
-        self, policy_id: int | None, metric: str, *, policy_deadline: bool
-    ) -> Thresholds:
-        key = (policy_id, f"{metric}:{policy_deadline}")
-        found = self._thresholds.get(key)
-        if found is None:
-            clock = self.for_policy(policy_id)
-            if metric == Metric.FIRST_RESPONSE:
-                target = clock.first_response_target
-            else:
-                target = clock.resolution_target if policy_deadline else None
-            found = self._thresholds[key] = clock.thresholds(target)
-        return found
-
-
-@dataclass(frozen=True)
-class TicketAssessment:
-    resolution: MetricAssessment
-    first_response: MetricAssessment
-    # Column values to write (SLA_FIELDS).
-    values: dict[str, Any]
-
-    def announcements(self) -> list[tuple[str, Announcement, int]]:
-        """(metric, kind, threshold) of each email this assessment calls for."""
-        found = []
-        for metric, result in self.metrics():
-            if result.announce is not None:
-                threshold = (
-                    result.warned_threshold if result.announce == Announcement.WARNING else 0
-                )
-                found.append((metric, result.announce, threshold or 0))
-        return found
-
-    def metrics(self) -> tuple[tuple[str, MetricAssessment], ...]:
-        return ((Metric.FIRST_RESPONSE, self.first_response), (Metric.RESOLUTION, self.resolution))
-
-
-def assess_ticket(
-    facts: dict[str, Any],
-    *,
-    clocks: Clocks,
-    now: datetime,
-    fresh: frozenset[str] = frozenset(),
-) -> TicketAssessment:
-    """Both metrics of a ticket (its FACT_FIELDS as a dict), and the SLA columns they imply.
-
-    `fresh` names the metrics whose earlier announcements no longer count (a new deadline
-    set by a client or a priority change, a reopened ticket).
-    """
-    active = facts["status"] in ACTIVE_STATUSES
-    policy_id = facts["policy_id"]
-    resolution = assess_metric(
-        MetricFacts(
-            deadline=facts["deadline"],
-            met_at=None if active else (facts["resolved_at"] or now),
-            paused=facts["paused_at"] is not None,
-            previous_state=None if Metric.RESOLUTION in fresh else facts["sla_state"],
-            warned_threshold=None if Metric.RESOLUTION in fresh else facts["warning_threshold"],
-        ),
-        thresholds=clocks.thresholds(
-            policy_id,
-            Metric.RESOLUTION,
-            policy_deadline=facts["deadline_source"] == DeadlineSource.POLICY,
-        ),
-        now=now,
-    )
-    responded = facts["first_responded_at"] or (None if active else facts["resolved_at"] or now)
-    first_response = assess_metric(
-        MetricFacts(
-            deadline=facts["first_response_due"],
-            met_at=responded,
-            previous_state=None
-            if Metric.FIRST_RESPONSE in fresh
-            else facts["first_response_state"] or None,
-            warned_threshold=None
-            if Metric.FIRST_RESPONSE in fresh
-            else facts["first_response_warning_threshold"],
-        ),
-        thresholds=clocks.thresholds(policy_id, Metric.FIRST_RESPONSE, policy_deadline=True),
-        now=now,
-    )
-    running = [
-        deadline
-        for deadline, result in (
-            (facts["deadline"], resolution),
-            (facts["first_response_due"], first_response),
-        )
-        if result.running
-    ]
-    checks = [r.next_check_at for r in (resolution, first_response) if r.next_check_at]
-    values = {
-        "sla_state": resolution.state,
-        "warning_threshold": resolution.warned_threshold,
-        "breached_at": _breached_at(
-            resolution,
-            None if Metric.RESOLUTION in fresh else facts["breached_at"],
-            facts["deadline"],
-        ),
-        "first_response_state": first_response.state,
-        "first_response_warning_threshold": first_response.warned_threshold,
-        "first_response_breached_at": _breached_at(
-            first_response,
-            None if Metric.FIRST_RESPONSE in fresh else facts["first_response_breached_at"],
-            facts["first_response_due"],
-        ),
-        "next_breach_at": min(running) if running else None,
-        "next_check_at": min(checks) if checks else None,
-    }
-    return TicketAssessment(resolution=resolution, first_response=first_response, values=values)
-
-
-def _breached_at(
-    result: MetricAssessment, breached_at: datetime | None, deadline: datetime | None
-) -> datetime | None:
-    if result.state != SlaState.BREACHED:
-        return None
-    return breached_at or deadline  # a breach keeps the moment it happened
-
-
-def facts_of(ticket: Ticket) -> dict[str, Any]:
-    return {field: getattr(ticket, field) for field in FACT_FIELDS}
+def facts_of(ticket: Ticket) -> TicketFacts:
+    return TicketFacts(*(getattr(ticket, field) for field in FACT_FIELDS))
 
 
 def apply_change(
@@ -282,88 +62,81 @@ def apply_change(
         cached = Ticket.policy.is_cached(ticket) and ticket.policy_id is not None
         clocks = Clocks(known=ticket.policy if cached else None)
     result = assess_ticket(facts_of(ticket), clocks=clocks, now=now, fresh=fresh)
-    for field, value in result.values.items():
+    for field, value in zip(SLA_FIELDS, result.columns.row(), strict=True):
         setattr(ticket, field, value)
     ticket.save_assessed()
+    facts = facts_of(ticket)
     rows: list[outbox.Row] = []
     if created:
         rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
-    rows += _announced(ticket.pk, facts_of(ticket), result)
+    rows += _announced(facts, result)
     outbox.enqueue(rows, now=now)
-    outbox.cancel_stale({ticket.pk: _standing(facts_of(ticket), result, fresh)})
+    outbox.cancel_stale({ticket.pk: _standing(facts, result, fresh)})
 
 
-def _announced(ticket_id: int, facts: dict[str, Any], result: TicketAssessment) -> list[outbox.Row]:
-    deadlines: dict[str, datetime | None] = {
-        Metric.RESOLUTION: facts["deadline"],
-        Metric.FIRST_RESPONSE: facts["first_response_due"],
-    }
+def _announced(facts: TicketFacts, result: TicketAssessment) -> list[outbox.Row]:
     # Only a metric with a deadline announces anything.
     return [
-        (ticket_id, metric, kind, deadline, threshold)
+        (facts.id, metric, kind, deadline, threshold)
         for metric, kind, threshold in result.announcements()
-        if (deadline := deadlines[metric]) is not None
+        if (deadline := facts.stored(metric).deadline) is not None
     ]
 
 
 def _standing(
-    facts: dict[str, Any], result: TicketAssessment, fresh: frozenset[str]
+    facts: TicketFacts, result: TicketAssessment, fresh: frozenset[str]
 ) -> outbox.Standing:
     """What the outbox needs to tell which undelivered emails of a ticket still hold."""
-    active = facts["status"] in ACTIVE_STATUSES
     return {
-        Metric.RESOLUTION: outbox.MetricStanding(
-            active=active,
-            state=result.resolution.state,
-            warned_threshold=result.resolution.warned_threshold,
-            deadline=facts["deadline"],
-            fresh=Metric.RESOLUTION in fresh,
-        ),
-        Metric.FIRST_RESPONSE: outbox.MetricStanding(
-            active=active,
-            state=result.first_response.state,
-            warned_threshold=result.first_response.warned_threshold,
-            deadline=facts["first_response_due"],
-            fresh=Metric.FIRST_RESPONSE in fresh,
-        ),
+        metric: outbox.MetricStanding(
+            active=facts.active,
+            state=assessed.state,
+            warned_threshold=assessed.warned_threshold,
+            deadline=facts.stored(metric).deadline,
+            fresh=metric in fresh,
+        )
+        for metric, assessed in result.metrics()
     }
 
 
 def apply_many(
-    rows: list[dict[str, Any]],
+    rows: Sequence[TicketFacts],
     *,
     now: datetime,
     clocks: Clocks,
-    extra_fields: tuple[str, ...] = (),
-    stored: dict[int, tuple[Any, ...]] | None = None,
+    write_deadlines: bool = False,
+    stored: Mapping[int, tuple[Any, ...]] | None = None,
 ) -> int:
-    """Assess tickets read with FACT_FIELDS (and locked), write them back in one statement,
+    """Assess tickets (read with FACT_FIELDS, and locked), write them back in one statement,
     queue their emails and cancel what no longer holds. Returns how many changed state.
 
-    `extra_fields` are written as they are in the rows (the recompute's new deadlines).
-    `stored`, by ticket id, holds the values of extra_fields + SLA_FIELDS as read: a ticket
-    whose values come out the same is not written (a recompute leaves most rows as they
-    are when an edit moves few deadlines).
+    `write_deadlines` writes the rows' deadlines (DEADLINE_FIELDS) as well: a recompute's
+    new ones. `stored`, by ticket id, holds the values of the columns written as read: a
+    ticket whose values come out the same is not written (a recompute leaves most rows as
+    they are when an edit moves few deadlines).
     """
     if not rows:
         return 0
     changed = 0
     writes = []
     emails: list[outbox.Row] = []
-    assessed: dict[int, tuple[dict[str, Any], TicketAssessment]] = {}
+    assessed: dict[int, tuple[TicketFacts, TicketAssessment]] = {}
     for facts in rows:
         result = assess_ticket(facts, clocks=clocks, now=now)
         if (result.resolution.state, result.first_response.state) != (
-            facts["sla_state"],
-            facts["first_response_state"],
+            facts.sla_state,
+            facts.first_response_state,
         ):
             changed += 1
-        values = (*(facts[f] for f in extra_fields), *result.values.values())
-        if stored is None or stored[facts["id"]] != values:
-            writes.append((facts["id"], *values))
-        emails += _announced(facts["id"], facts, result)
-        assessed[facts["id"]] = (facts, result)
-    bulk.update_rows(Ticket, (*extra_fields, *SLA_FIELDS), writes)
+        values = result.columns.row()
+        if write_deadlines:
+            values = (facts.deadline, facts.first_response_due, *values)
+        if stored is None or stored[facts.id] != values:
+            writes.append((facts.id, *values))
+        emails += _announced(facts, result)
+        assessed[facts.id] = (facts, result)
+    written = (*DEADLINE_FIELDS, *SLA_FIELDS) if write_deadlines else SLA_FIELDS
+    bulk.update_rows(Ticket, written, writes)
     outbox.enqueue(emails, now=now)
     outbox.cancel_stale(_Standings(assessed))
     return changed
@@ -373,7 +146,7 @@ class _Standings(Mapping[int, outbox.Standing]):
     """Each ticket's standing, built only for the few the outbox asks about: the tickets
     with undelivered emails."""
 
-    def __init__(self, assessed: dict[int, tuple[dict[str, Any], TicketAssessment]]) -> None:
+    def __init__(self, assessed: dict[int, tuple[TicketFacts, TicketAssessment]]) -> None:
         self._assessed = assessed
 
     def __getitem__(self, ticket_id: int) -> outbox.Standing:
@@ -387,11 +160,8 @@ class _Standings(Mapping[int, outbox.Standing]):
         return len(self._assessed)
 
 
-def read_facts(queryset: Any) -> list[dict[str, Any]]:
-    return [
-        dict(zip(FACT_FIELDS, row, strict=True))
-        for row in bulk.fetch(queryset.values_list(*FACT_FIELDS))
-    ]
+def read_facts(queryset: Any) -> list[TicketFacts]:
+    return [TicketFacts(*row) for row in bulk.fetch(queryset.values_list(*FACT_FIELDS))]
 
 
 def plan_transitions(
@@ -401,7 +171,7 @@ def plan_transitions(
     ticket_ids: list[int] | None = None,
     lock: bool = False,
     due_only: bool = True,
-) -> list[dict[str, Any]]:
+) -> list[TicketFacts]:
     """The due tickets' facts, soonest first (the check's read half).
 
     With `ticket_ids` and `due_only=False`, those tickets whether due or not: assessing a
@@ -417,7 +187,7 @@ def plan_transitions(
     return read_facts(due.order_by("next_check_at")[:limit])
 
 
-def preview(*, now: datetime, limit: int) -> list[tuple[dict[str, Any], TicketAssessment]]:
+def preview(*, now: datetime, limit: int) -> list[tuple[TicketFacts, TicketAssessment]]:
     """What a check at `now` would do to the due tickets, changing nothing (--dry-run)."""
     clocks = Clocks()
     return [

@@ -11,11 +11,12 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from policies.business_time import BusinessCalendar
 from policies.models import SlaPolicy
-from tickets.engine import Clocks
+from sla.business_time import Calendar
+from sla.enums import Metric
+from sla.rules import Thresholds
+from tickets.clocks import Clocks
 from tickets.models import DeadlineSource, SlaEvent, Ticket
-from tickets.sla import Metric, Thresholds
 
 Pause = tuple[datetime, datetime | None]
 
@@ -113,7 +114,7 @@ def explain(
 
 def _metric(
     *,
-    calendar: BusinessCalendar,
+    calendar: Calendar,
     target: timedelta | None,
     deadline: datetime | None,
     state: str,

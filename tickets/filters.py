@@ -10,8 +10,8 @@ from django.utils.dateparse import parse_datetime, parse_duration
 from django_filters.fields import IsoDateTimeField
 from drf_spectacular.utils import extend_schema_field
 
+from sla.enums import Priority, SlaState, Status, choices
 from tickets.models import Ticket
-from tickets.sla import Priority, SlaState, Status
 
 # PostgreSQL's timestamptz takes offsets up to 15:59 either way; Python's datetime goes to
 # 23:59, and a query with +16:00 failed in the database (a 500). No zone is that far out.
@@ -172,9 +172,9 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=Status.choices)
-    priority = django_filters.MultipleChoiceFilter(choices=Priority.choices)
-    sla_state = django_filters.MultipleChoiceFilter(choices=SlaState.choices)
+    status = django_filters.MultipleChoiceFilter(choices=choices(Status))
+    priority = django_filters.MultipleChoiceFilter(choices=choices(Priority))
+    sla_state = django_filters.MultipleChoiceFilter(choices=choices(SlaState))
     deadline_after = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="lt")
     breaching_within = BreachingWithinFilter()

@@ -8,7 +8,7 @@ from django.db import models
 from django.db.models import Case, Q, Value, When
 from django.utils import timezone
 
-from tickets.sla import PRIORITY_RANK, UNTRACKED, Metric, Priority, SlaState, Status
+from sla.enums import PRIORITY_RANK, UNTRACKED, Metric, Priority, SlaState, Status, choices
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AnonymousUser, User
@@ -48,8 +48,8 @@ class Ticket(models.Model):
     title = models.CharField(max_length=255)
     description = models.TextField(blank=True)
     deadline = models.DateTimeField()
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
-    priority = models.CharField(max_length=16, choices=Priority.choices, default=Priority.NORMAL)
+    status = models.CharField(max_length=16, choices=choices(Status), default=Status.OPEN)
+    priority = models.CharField(max_length=16, choices=choices(Priority), default=Priority.NORMAL)
     # The priority's urgency (low 0 ... urgent 3), what "?ordering=priority" sorts by.
     # Stored by the database, so that an index can hold it: ordering by the CASE at query
     # time sorted all of an owner's tickets for every page. Never in the API.
@@ -84,11 +84,13 @@ class Ticket(models.Model):
 
     # Managed by the SLA engine only (tickets.engine); read-only in the API and admin.
     # Resolution: `deadline`, and how the ticket stands against it.
-    sla_state = models.CharField(max_length=16, choices=SlaState.choices, default=SlaState.ON_TRACK)
+    sla_state = models.CharField(
+        max_length=16, choices=choices(SlaState), default=SlaState.ON_TRACK
+    )
     warning_sent_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
     # The latest warning threshold passed for the current deadline, in business seconds
-    # left (tickets.sla.Thresholds); NULL before the first.
+    # left (sla.rules.Thresholds); NULL before the first.
     warning_threshold = models.PositiveIntegerField(null=True, blank=True, editable=False)
     # While the ticket is pending, the resolution clock of a policy deadline is stopped
     # (since this instant); the pause extends the deadline when it ends. See TicketPause.
@@ -97,7 +99,7 @@ class Ticket(models.Model):
     first_response_due = models.DateTimeField(null=True, blank=True)
     first_response_state = models.CharField(
         max_length=16,
-        choices=[(UNTRACKED, "untracked"), *SlaState.choices],
+        choices=[(UNTRACKED, "untracked"), *choices(SlaState)],
         default=UNTRACKED,
         db_default=UNTRACKED,
         blank=True,
@@ -277,7 +279,7 @@ class SlaEvent(models.Model):
     ticket = models.ForeignKey(Ticket, on_delete=models.CASCADE, related_name="sla_events")
     at = models.DateTimeField()
     kind = models.CharField(max_length=24, choices=SlaEventKind.choices)
-    metric = models.CharField(max_length=16, choices=Metric.choices, blank=True, default="")
+    metric = models.CharField(max_length=16, choices=choices(Metric), blank=True, default="")
     # The metric's deadline after the event, and before it when the event moved it.
     deadline = models.DateTimeField(null=True, blank=True)
     previous_deadline = models.DateTimeField(null=True, blank=True)

@@ -16,8 +16,8 @@ from typing import Any, ClassVar
 
 from django.conf import settings
 
+from sla.enums import PRIORITY_RANK
 from tickets.filters import offset_in_range, ordering_term
-from tickets.sla import PRIORITY_RANK
 from watchdog.pagination.pages import KeysetPagination
 
 

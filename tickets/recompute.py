@@ -25,20 +25,25 @@ from django.db import transaction
 from django.utils import timezone
 
 from policies.models import SlaPolicy
+from sla import deadlines
+from sla.enums import ACTIVE_STATUSES, Metric, SlaState
 from tickets import services
-from tickets.engine import FACT_FIELDS, SLA_FIELDS, Clocks, apply_many
+from tickets.clocks import Clocks
+from tickets.engine import apply_many
+from tickets.facts import DEADLINE_FIELDS, FACT_FIELDS, SLA_FIELDS, TicketFacts
 from tickets.models import DeadlineSource, SlaEvent, Ticket, TicketPause
-from tickets.sla import ACTIVE_STATUSES, Metric, SlaState, resolution_deadline
 from watchdog import bulk
 
 log = logging.getLogger(__name__)
 
 BATCH_SIZE = 2000
-# What a recompute reads of each ticket: the engine's facts, what it stores, the start.
+# What a recompute reads of each ticket: the engine's facts first, then the rest of what
+# it writes (the deadlines it sets anew, and the SLA columns), then the start.
 READ_FIELDS = tuple(dict.fromkeys((*FACT_FIELDS, *SLA_FIELDS, "created_at")))
-# The deadlines it sets anew, written with the SLA columns.
-DEADLINE_FIELDS = ("deadline", "first_response_due")
 WRITTEN_FIELDS = (*DEADLINE_FIELDS, *SLA_FIELDS)
+_WRITTEN_AT = tuple(READ_FIELDS.index(field) for field in WRITTEN_FIELDS)
+_CREATED_AT = READ_FIELDS.index("created_at")
+_FACTS = len(FACT_FIELDS)
 EVENT_FIELDS = ("ticket_id", "at", "kind", "metric", "deadline", "previous_deadline", "detail")
 
 
@@ -104,7 +109,7 @@ class _Job:
                 )
                 if not batch:
                     return read, moved
-                moved += self._batch([dict(zip(READ_FIELDS, row, strict=True)) for row in batch])
+                moved += self._batch(batch)
             read += len(batch)
             after_id = batch[-1][0]
             if len(batch) < BATCH_SIZE:
@@ -124,38 +129,43 @@ class _Job:
             )
         return followed
 
-    def _batch(self, rows: list[dict[str, Any]]) -> int:
-        """Recompute locked rows; returns how many deadlines moved."""
+    def _batch(self, rows: list[tuple[Any, ...]]) -> int:
+        """Recompute locked rows (READ_FIELDS); returns how many deadlines moved."""
         policy, calendar, now = self.policy, self.calendar, self.now
-        stored = {row["id"]: tuple(row[f] for f in WRITTEN_FIELDS) for row in rows}
-        pauses = _pauses([r["id"] for r in rows if r["deadline_source"] == DeadlineSource.POLICY])
+        stored = {row[0]: tuple(row[i] for i in _WRITTEN_AT) for row in rows}
+        read = [(TicketFacts(*row[:_FACTS]), row[_CREATED_AT]) for row in rows]
+        pauses = _pauses(
+            [facts.id for facts, _ in read if facts.deadline_source == DeadlineSource.POLICY]
+        )
         events: list[tuple[Any, ...]] = []
-        for row in rows:
-            before = (row["deadline"], row["first_response_due"])
-            if row["deadline_source"] == DeadlineSource.POLICY:
-                row["deadline"] = resolution_deadline(
+        recomputed: list[TicketFacts] = []
+        for facts, created_at in read:
+            deadline, first_response_due = facts.deadline, facts.first_response_due
+            if facts.deadline_source == DeadlineSource.POLICY:
+                deadline = deadlines.resolution_deadline(
                     calendar,
-                    start=row["created_at"],
+                    start=created_at,
                     target=policy.resolution_target,
-                    pauses=pauses.get(row["id"], ()),
+                    pauses=pauses.get(facts.id, ()),
                 )
             target = policy.first_response_target
-            if row["first_responded_at"] is None and (
-                target is not None or row["first_response_state"] != SlaState.BREACHED
+            if facts.first_responded_at is None and (
+                target is not None or facts.first_response_state != SlaState.BREACHED
             ):
                 # A first response already missed keeps its deadline when the policy
                 # drops the target: the breach stays on record.
-                row["first_response_due"] = (
-                    None if target is None else calendar.add(row["created_at"], target)
+                first_response_due = deadlines.first_response_due(
+                    calendar, start=created_at, target=target
                 )
             for metric, old, new in (
-                (Metric.RESOLUTION, before[0], row["deadline"]),
-                (Metric.FIRST_RESPONSE, before[1], row["first_response_due"]),
+                (Metric.RESOLUTION, facts.deadline, deadline),
+                (Metric.FIRST_RESPONSE, facts.first_response_due, first_response_due),
             ):
                 if old != new:
-                    events.append((row["id"], now, self.reason, metric, new, old, self.detail))
+                    events.append((facts.id, now, self.reason, metric, new, old, self.detail))
+            recomputed.append(facts.with_deadlines(deadline, first_response_due))
         # Rows whose deadlines and states come out as stored are not written.
-        apply_many(rows, now=now, clocks=self.clocks, extra_fields=DEADLINE_FIELDS, stored=stored)
+        apply_many(recomputed, now=now, clocks=self.clocks, write_deadlines=True, stored=stored)
         bulk.insert_rows(SlaEvent, EVENT_FIELDS, events)
         return len(events)
 

@@ -3,8 +3,8 @@
 Deadlines come from here: a client's (`manual`, never moved by anything but the client) or
 the ticket's SLA policy's (`policy`): the policy's targets in business time on its calendar
 from the ticket's creation, resolution not counting the time the ticket waited on its
-customer (pending). Every change to a deadline is recorded as an SlaEvent, the timeline
-GET /api/tickets/<id>/sla/ shows.
+customer (pending), computed by tickets.policy_deadlines. Every change to a deadline is
+recorded as an SlaEvent, the timeline GET /api/tickets/<id>/sla/ shows.
 """
 
 from __future__ import annotations
@@ -19,15 +19,14 @@ from django.utils import timezone
 
 from notifications.outbox import deliver_soon
 from policies.models import SlaPolicy
-from tickets import engine
+from sla import deadlines
+from sla.business_time import WALL_CLOCK
+from sla.enums import ACTIVE_STATUSES, Metric, Status
+from tickets import engine, policy_deadlines
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
-from tickets.sla import ACTIVE_STATUSES, Metric, Status, resolution_deadline
 
 # Fields a client may set; everything else on a ticket is managed here.
 EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "priority"})
-
-
-NO_POLICY = "deadline is required when no SLA policy applies"
 
 
 class AlreadyResponded(Exception):
@@ -49,13 +48,13 @@ def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) ->
     ticket.policy = SlaPolicy.objects.for_priority(ticket.priority)
     events: list[SlaEvent] = []
     if fields.get("deadline") is None:
-        ticket.deadline = policy_deadline(policy=ticket.policy, start=now)
+        ticket.deadline = policy_deadlines.resolution_deadline(policy=ticket.policy, start=now)
         ticket.deadline_source = DeadlineSource.POLICY
         events.append(_event(now, SlaEventKind.POLICY_APPLIED, Metric.RESOLUTION, ticket))
     else:
         ticket.deadline_source = DeadlineSource.MANUAL
         events.append(_event(now, SlaEventKind.MANUAL_DEADLINE, Metric.RESOLUTION, ticket))
-    ticket.first_response_due = first_response_due(policy=ticket.policy, start=now)
+    ticket.first_response_due = policy_deadlines.first_response_due(policy=ticket.policy, start=now)
     if ticket.first_response_due is not None:
         events.append(_event(now, SlaEventKind.POLICY_APPLIED, Metric.FIRST_RESPONSE, ticket))
     if ticket.status not in ACTIVE_STATUSES:
@@ -134,9 +133,9 @@ def _reapply_policy(
     it had had this priority all along. Returns the metrics whose deadline moved."""
     ticket.policy = SlaPolicy.objects.for_priority(ticket.priority)
     if ticket.deadline_source == DeadlineSource.POLICY:
-        ticket.deadline = _policy_resolution_deadline(ticket)
+        ticket.deadline = policy_deadlines.resolution_deadline_of(ticket)
     if ticket.first_responded_at is None:
-        ticket.first_response_due = first_response_due(
+        ticket.first_response_due = policy_deadlines.first_response_due(
             policy=ticket.policy, start=ticket.created_at
         )
     detail = f"priority {ticket.priority}, policy {_policy_name(ticket)}"
@@ -169,9 +168,9 @@ def follow_priority(*, ticket_id: int, moved: SlaPolicy, now: datetime) -> bool:
         if locked.policy is not None:
             try:
                 if locked.deadline_source == DeadlineSource.POLICY:
-                    locked.deadline = _policy_resolution_deadline(locked)
+                    locked.deadline = policy_deadlines.resolution_deadline_of(locked)
                 if locked.first_responded_at is None:
-                    locked.first_response_due = first_response_due(
+                    locked.first_response_due = policy_deadlines.first_response_due(
                         policy=locked.policy, start=locked.created_at
                     )
             except ValidationError:  # the new policy's calendar has no time left to count
@@ -209,34 +208,6 @@ def respond(*, ticket: Ticket, now: datetime | None = None) -> Ticket:
     return locked
 
 
-def policy_deadline(*, policy: SlaPolicy | None, start: datetime) -> datetime:
-    """The resolution deadline `policy` sets for a ticket counted from `start`.
-
-    ValidationError (a 400 in the API) when there is no policy, or its calendar has no
-    open time left to count.
-    """
-    if policy is None:
-        raise ValidationError({"deadline": NO_POLICY})
-    try:
-        return policy.resolution_deadline(start)
-    except ValueError as exc:
-        raise ValidationError(
-            {"deadline": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
-        ) from exc
-
-
-def first_response_due(*, policy: SlaPolicy | None, start: datetime) -> datetime | None:
-    """The first-response deadline `policy` sets from `start`; None when it sets none."""
-    if policy is None or policy.first_response_target is None:
-        return None
-    try:
-        return policy.calendar.to_domain().add(start, policy.first_response_target)
-    except ValueError as exc:
-        raise ValidationError(
-            {"priority": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
-        ) from exc
-
-
 def delete_ticket(*, ticket: Ticket) -> None:
     # The ticket's row first, as every other writer takes it: the cascade deletes its
     # notifications before the ticket, and an edit beside it locks the ticket, then those
@@ -270,41 +241,15 @@ def _resume(ticket: Ticket, *, now: datetime, events: list[SlaEvent], extend: bo
     before: dict[str, datetime | None] = {Metric.RESOLUTION: ticket.deadline}
     if extend and ticket.deadline_source == DeadlineSource.POLICY:
         if ticket.policy is not None:
-            ticket.deadline = _policy_resolution_deadline(ticket)
+            ticket.deadline = policy_deadlines.resolution_deadline_of(ticket)
         elif pause is not None:
             # The policy was deleted while the clock stood still: its deadline is kept, and
             # moved by the business time paused on the calendar the pause began on.
-            ticket.deadline = _extended_by_pause(ticket.deadline, pause=pause, now=now)
+            calendar = pause.calendar.to_domain() if pause.calendar is not None else WALL_CLOCK
+            ticket.deadline = deadlines.extended_by_pause(
+                ticket.deadline, calendar=calendar, paused_at=pause.started_at, now=now
+            )
     events.append(_event(now, SlaEventKind.RESUMED, Metric.RESOLUTION, ticket, before))
-
-
-def _extended_by_pause(deadline: datetime, *, pause: TicketPause, now: datetime) -> datetime:
-    """`deadline` moved by the business time `pause` lasted until `now`: the time that was
-    left when the clock stopped is left from now. A deadline already past when the pause
-    began stays where it is: the breach had happened."""
-    if deadline <= pause.started_at:
-        return deadline
-    calendar = pause.calendar.to_domain() if pause.calendar is not None else engine.WALL_CLOCK
-    return calendar.add(now, calendar.between(pause.started_at, deadline))
-
-
-def _policy_resolution_deadline(ticket: Ticket) -> datetime:
-    """The policy's resolution target from creation, less every pause so far."""
-    policy = ticket.policy
-    if policy is None:
-        raise ValidationError({"deadline": NO_POLICY})
-    pauses = list(TicketPause.objects.filter(ticket=ticket).values_list("started_at", "ended_at"))
-    try:
-        return resolution_deadline(
-            policy.calendar.to_domain(),
-            start=ticket.created_at,
-            target=policy.resolution_target,
-            pauses=pauses,
-        )
-    except ValueError as exc:
-        raise ValidationError(
-            {"deadline": f"SLA policy {policy.name!r} cannot set a deadline: {exc}"}
-        ) from exc
 
 
 # --- the timeline -------------------------------------------------------------------------

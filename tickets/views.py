@@ -30,7 +30,9 @@ _COMMON = {
 _LIMITED = {429: OpenApiResponse(description="Rate limit reached; see Retry-After.")}
 
 
-class AlreadyResponded(APIException):
+class AlreadyRespondedConflict(APIException):
+    """The API's 409 for services.AlreadyResponded (the domain's refusal)."""
+
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The first response was already recorded."
     default_code = "already_responded"
@@ -113,7 +115,7 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         try:
             ticket = services.respond(ticket=self.get_object())
         except services.AlreadyResponded as exc:
-            raise AlreadyResponded(str(exc)) from exc
+            raise AlreadyRespondedConflict(str(exc)) from exc
         return Response(self.get_serializer(ticket).data, status=status.HTTP_200_OK)
 
     @extend_schema(responses={200: SlaExplanationSerializer, **_COMMON})

@@ -34,9 +34,9 @@ from prometheus_client.registry import Collector
 from notifications import latency
 from notifications.backlog import backlog
 from notifications.models import DeliveryStatus, Notification
+from sla.enums import ACTIVE_STATUSES, UNTRACKED, Announcement, SlaState
 from tickets.checker import last_run
 from tickets.models import Ticket
-from tickets.sla import ACTIVE_STATUSES, UNTRACKED, Announcement, SlaState
 
 PREFIX = "sla_watchdog"
 UNSENT_STATUSES = (DeliveryStatus.PENDING, DeliveryStatus.FAILED)

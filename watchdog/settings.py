@@ -16,6 +16,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
+from sla.enums import SlaState, choices
 from watchdog.environment import (
     env_bool,
     env_choice,
@@ -358,7 +359,9 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # sla_state and first_response_state share these states: one enum, not two names.
-    "ENUM_NAME_OVERRIDES": {"SlaStateEnum": "tickets.sla.SlaState"},
+    # (The choices as the fields have them: for a bare Enum, drf-spectacular would hash
+    # its member names, not the labels, and the override would match nothing.)
+    "ENUM_NAME_OVERRIDES": {"SlaStateEnum": choices(SlaState)},
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "watchdog.schema.state_request_rules",

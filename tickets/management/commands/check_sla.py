@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 or "nothing"
             )
             self.stdout.write(
-                f"ticket {facts['id']}: {facts['sla_state']} -> "
+                f"ticket {facts.id}: {facts.sla_state} -> "
                 f"{result.resolution.state}, would announce {announce}"
             )
         pending = Notification.objects.filter(

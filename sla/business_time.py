@@ -73,7 +73,7 @@ _LAST_YEAR = 9998  # the last local year whose end (next January 1st) is still a
 
 
 @dataclass(frozen=True)
-class BusinessCalendar:
+class Calendar:
     """When a business is open: weekly wall-clock hours in one time zone, less holidays.
 
     Immutable and hashable; equal calendars share their precomputed years. Holidays are
@@ -124,7 +124,7 @@ class BusinessCalendar:
         holidays: Iterable[date] = (),
         holiday_country: str | None = None,
         holiday_subdivision: str | None = None,
-    ) -> BusinessCalendar:
+    ) -> Calendar:
         """A 24x7 calendar (closed only on the holidays given, if any)."""
         return cls(
             time_zone=time_zone,
@@ -452,3 +452,7 @@ def _duration_microseconds(duration: timedelta) -> int:
 def _instant(microseconds: int, zone: tzinfo | None) -> datetime:
     result = _EPOCH + timedelta(microseconds=microseconds)
     return result if zone is UTC else result.astimezone(zone)
+
+
+# What a ticket without a policy is measured on: wall-clock time.
+WALL_CLOCK = Calendar.always_open("UTC")

@@ -17,71 +17,22 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.db import models
-
-from policies.business_time import BusinessCalendar
-
-
-class Status(models.TextChoices):
-    OPEN = "open"
-    PENDING = "pending"
-    RESOLVED = "resolved"
-    CLOSED = "closed"
-
-
-class Priority(models.TextChoices):
-    LOW = "low"
-    NORMAL = "normal"
-    HIGH = "high"
-    URGENT = "urgent"
-
-
-# Priorities ordered by urgency, for "ordering=priority".
-PRIORITY_RANK = {Priority.LOW: 0, Priority.NORMAL: 1, Priority.HIGH: 2, Priority.URGENT: 3}
-
-
-class Metric(models.TextChoices):
-    FIRST_RESPONSE = "first_response"
-    RESOLUTION = "resolution"
-
-
-class SlaState(models.TextChoices):
-    ON_TRACK = "on_track"
-    AT_RISK = "at_risk"
-    PAUSED = "paused"
-    BREACHED = "breached"
-    ACHIEVED = "achieved"
-
-
-# A metric the ticket has no deadline for (first response without a policy target).
-UNTRACKED = ""
-# States in which a metric's deadline is still ahead of it, and can be breached.
-RUNNING_STATES = frozenset({SlaState.ON_TRACK, SlaState.AT_RISK})
-
-
-class Announcement(models.TextChoices):
-    """The emails a ticket can cause; also the notification kinds."""
-
-    CREATED = "created"
-    WARNING = "warning"
-    MISSED = "missed"
-
-
-ACTIVE_STATUSES = frozenset({Status.OPEN, Status.PENDING})
+from sla.business_time import Calendar
+from sla.enums import RUNNING_STATES, UNTRACKED, Announcement, SlaState
 
 
 @dataclass(frozen=True)
 class Thresholds:
     """When a metric warns: business seconds left before its deadline, on a calendar."""
 
-    calendar: BusinessCalendar
+    calendar: Calendar
     # Distinct, positive, largest first (the first to be passed comes first).
     seconds_left: tuple[int, ...]
 
     @classmethod
     def of(
         cls,
-        calendar: BusinessCalendar,
+        calendar: Calendar,
         *,
         lead_times: Iterable[int],
         percentages: Iterable[float] = (),
@@ -184,30 +135,3 @@ def assess_metric(facts: MetricFacts, *, thresholds: Thresholds, now: datetime) 
     if facts.warned_threshold is None or passed < facts.warned_threshold:
         announce = Announcement.WARNING
     return MetricAssessment(SlaState.AT_RISK, next_check_at, announce, passed)
-
-
-def resolution_deadline(
-    calendar: BusinessCalendar,
-    *,
-    start: datetime,
-    target: timedelta,
-    pauses: Iterable[tuple[datetime, datetime | None]] = (),
-) -> datetime:
-    """When `target` of business time has run since `start`, not counting the pauses.
-
-    `pauses` are (started, ended) in order; the last may still be running (ended None),
-    in which case the deadline is the one the ticket had when it was paused. A pause that
-    began after the deadline had passed does not move it: the breach already happened.
-    """
-    left = target
-    counted_from = start
-    for started, ended in pauses:
-        used = calendar.between(counted_from, started)
-        if used >= left:
-            break
-        left -= used
-        if ended is None:
-            counted_from = started
-            break
-        counted_from = max(ended, started)
-    return calendar.add(counted_from, left)
