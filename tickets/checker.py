@@ -38,6 +38,14 @@ def check_sla(*, now: datetime | None = None) -> CheckReport:
     return CheckReport(state_changes=changes, delivery=deliver_due(now=now))
 
 
+def check_ticket(*, ticket_id: int, now: datetime | None = None) -> None:
+    """One ticket brought up to date whether or not it is due, then its emails delivered:
+    what Ticket.check_and_notify_sla() does. Assessing a ticket that is not due changes
+    nothing and announces nothing already announced."""
+    run_transitions(now=now, ticket_ids=[ticket_id], due_only=False)
+    deliver_due(now=now, ticket_ids=[ticket_id])
+
+
 def deliver_due(
     *,
     now: datetime | None = None,

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import Case, Q, Value, When
@@ -218,12 +219,10 @@ class Ticket(models.Model):
         due ticket at once and is what should run periodically. The ticket is assessed
         whether or not it is due: this is the caller asking for it to be up to date.
         """
-        # Imported here: the checker and the engine sit above the models and import them.
-        from tickets.checker import deliver_due
-        from tickets.engine import run_transitions
-
-        run_transitions(ticket_ids=[self.pk], due_only=False)
-        deliver_due(ticket_ids=[self.pk])
+        # The checker sits above the models and imports them: reached through the app
+        # (tickets.apps), so that no import runs the other way.
+        app = apps.get_app_config("tickets")
+        app.check_ticket(ticket_id=self.pk)  # type: ignore[attr-defined]
         self.refresh_from_db()
 
 
