@@ -1,6 +1,6 @@
 """Exactly once with several thresholds and two metrics, under any sequence of operations.
 
-The machine of tests/test_state_machine.py, for tickets under an SLA policy on a business
+The machine of tests/engine/test_state_machine.py, for tickets under an SLA policy on a business
 calendar (Monday to Friday 9:00-17:00, Europe/Berlin): each ticket has a first-response
 and a resolution deadline, each with several warning thresholds. Rules create tickets
 (policy or manual deadline), respond, set them pending, reopen, resolve, move the clock
