@@ -34,7 +34,7 @@ A new channel is one module beside email.py. A webhook, for example::
         def close(self) -> None:
             self.client.close()
 
-tests/test_transports.py drives a transport like it through the real delivery loop.
+tests/notifications/test_transports.py drives a transport like it through the real delivery loop.
 """
 
 from abc import ABC, abstractmethod

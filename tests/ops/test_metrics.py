@@ -20,7 +20,7 @@ from notifications.models import DeliveryStatus, Notification
 from sla.enums import SlaState, Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
-from tests.test_settings import start_up
+from tests.processes import start_up
 from tickets import services
 from tickets.checker import check_sla, deliver_due
 from tickets.models import Ticket

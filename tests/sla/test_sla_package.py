@@ -6,7 +6,7 @@ from pathlib import Path
 
 from sla.enums import Announcement, Metric, Priority, SlaState, Status, choices
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_the_sla_package_imports_no_django_and_no_app():

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 
 from watchdog.secret_key import installation_secret_key
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 # The development key this repository once published, spelled in pieces so that the
 # repository-wide search below finds no copy of it, this file included.

@@ -404,7 +404,7 @@ def test_new_thresholds_apply_to_open_tickets_once_each(world, ticket, urgent):
     world.arrived()
     world.at(berlin(3, 16, 9, 30))
 
-    # 3 h left is Friday 17:00 (see tests/test_sla_metrics.py), so passed at 9:30: one
+    # 3 h left is Friday 17:00 (see tests/sla/test_sla_metrics.py), so passed at 9:30: one
     # warning. 30 min left (11:30) comes later. The deadline does not move.
     policy_services.update_policy(policy=urgent, warning_lead_times=[10_800, 1800])
     assert world.check(berlin(3, 16, 9, 30)) == [Email(RES, WARNING, 10_800, MONDAY_12)]

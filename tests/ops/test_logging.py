@@ -12,7 +12,7 @@ import pytest
 
 from notifications.models import Notification
 from tests.durations import HOUR, MINUTE
-from tests.test_settings import run, start_up
+from tests.processes import run, start_up
 from tickets.checker import deliver_due
 from watchdog.jsonlog import JsonFormatter
 

@@ -1,7 +1,7 @@
 """Celery tasks: thin shells around the functions `manage.py check_sla` calls.
 
 Tasks run eagerly here (in this process, at once), against a real SMTP server on loopback;
-tests/test_stack_e2e.py runs them on real workers with a real broker. Messages carry no
+tests/ops/test_stack_e2e.py runs them on real workers with a real broker. Messages carry no
 data and the outbox row is the record, so a task repeated or redelivered sends nothing
 twice.
 """
@@ -25,8 +25,8 @@ from sla.enums import SlaState
 from tests.celery_app import celery_configured, celery_eager, redis_reachable
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
+from tests.processes import start_up
 from tests.smtp_server import free_port
-from tests.test_settings import start_up
 from tickets import services, tasks
 from tickets.checker import deliver_due
 from tickets.engine import preview

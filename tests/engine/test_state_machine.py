@@ -18,17 +18,12 @@ At the end, with the server up and the clock past every deadline and retry delay
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from uuid import UUID
 
 import pytest
-import time_machine
-from django.contrib.auth.models import User
-from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -37,7 +32,8 @@ from hypothesis.stateful import (
 from notifications.models import DeliveryStatus, Notification
 from sla.enums import ACTIVE_STATUSES, Announcement, Status
 from tests.conftest import T0
-from tests.smtp_server import SmtpServer, smtp_settings_for
+from tests.engine.machines import SlaMachine
+from tests.smtp_server import smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
 from tickets.clocks import warning_window
@@ -69,33 +65,16 @@ class Delivered:
     deadline: datetime
 
 
-class SlaEmails(RuleBasedStateMachine):
+class SlaEmails(SlaMachine):
     """Subclassed by the test with the world the machine acts on."""
 
-    owner: User
-    server: SmtpServer
-    clock: time_machine.Traveller
-
+    start_at = T0
     tickets = Bundle("tickets")
 
     def __init__(self) -> None:
         super().__init__()
-        # Each example starts from nothing, at T0, with the server up.
-        Notification.objects.all().delete()
-        Ticket.objects.all().delete()
-        self.clock.move_to(T0)
-        if not self.server.running:
-            self.server.start()
-        self.seen = len(self.server.received())
         self.expected: dict[int, Expected] = {}
         self.delivered: dict[str, Delivered] = {}
-        # False from the start of a step until its invariants passed: teardown's final
-        # checks only make sense after a run that did not fail on the way.
-        self.steps_passed = True
-
-    @property
-    def now(self) -> datetime:
-        return timezone.now()
 
     # --- Tickets ------------------------------------------------------------------------
 
@@ -171,19 +150,10 @@ class SlaEmails(RuleBasedStateMachine):
         if not self.server.running:
             self.server.start()
 
-    @rule()
-    def run_the_checker(self) -> None:
-        self.steps_passed = False
-        check_sla(now=self.now)
-        self.inspect_new_deliveries()
-
     def inspect_new_deliveries(self) -> None:
-        received = self.server.received()
-        new, self.seen = received[self.seen :], len(received)
         window = warning_window()
-        for message in new:
+        for message, row in self.new_deliveries():
             assert message.message_id not in self.delivered, f"{message.message_id} twice"
-            row = Notification.objects.get(message_key=UUID(message.message_id[1:37]))
             self.delivered[message.message_id] = Delivered(row.ticket_id, row.kind, row.deadline)
             if row.kind == Announcement.CREATED:
                 continue

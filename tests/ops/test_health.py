@@ -18,8 +18,8 @@ from notifications.delivery import claim
 from tests.celery_app import celery_configured, redis_reachable
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
+from tests.processes import run
 from tests.smtp_server import free_port
-from tests.test_settings import run
 from tickets.checker import check_sla, deliver_due, run_state_changes
 from watchdog.health import BROKER_TIMEOUT_SECONDS
 

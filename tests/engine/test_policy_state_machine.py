@@ -1,6 +1,6 @@
 """Exactly once with several thresholds and two metrics, under any sequence of operations.
 
-The machine of tests/test_state_machine.py, for tickets under an SLA policy on a business
+The machine of tests/engine/test_state_machine.py, for tickets under an SLA policy on a business
 calendar (Monday to Friday 9:00-17:00, Europe/Berlin): each ticket has a first-response
 and a resolution deadline, each with several warning thresholds. Rules create tickets
 (policy or manual deadline), respond, set them pending, reopen, resolve, move the clock
@@ -23,18 +23,13 @@ one first-response miss.
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
-from django.contrib.auth.models import User
-from django.utils import timezone
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
-    RuleBasedStateMachine,
     invariant,
     rule,
     run_state_machine_as_test,
@@ -46,7 +41,8 @@ from policies.models import BusinessCalendar, SlaPolicy
 from sla.enums import Announcement, Metric, Priority, SlaState, Status
 from tests.calendars import berlin_office
 from tests.durations import HOUR
-from tests.smtp_server import SmtpServer, smtp_settings_for
+from tests.engine.machines import SlaMachine
+from tests.smtp_server import smtp_settings_for
 from tickets import services
 from tickets.checker import check_sla
 from tickets.models import Ticket
@@ -98,22 +94,17 @@ class Expected:
         self.breached.discard(RES)
 
 
-class PolicyEmails(RuleBasedStateMachine):
+class PolicyEmails(SlaMachine):
     """Subclassed by the test with the world the machine acts on."""
 
-    owner: User
-    server: SmtpServer
-    clock: time_machine.Traveller
     calendar: BusinessCalendar
     policy: SlaPolicy
 
+    start_at = START
     tickets = Bundle("tickets")
 
     def __init__(self) -> None:
         super().__init__()
-        Notification.objects.all().delete()
-        Ticket.objects.all().delete()
-        self.clock.move_to(START)
         policy_services.update_policy(
             policy=self.policy,
             resolution_target=3 * HOUR,
@@ -122,15 +113,9 @@ class PolicyEmails(RuleBasedStateMachine):
             warning_percentages=[50],
         )
         SlaPolicy.objects.update(recompute_requested_at=None)
-        self.seen = len(self.server.received())
         self.expected: dict[int, Expected] = {}
         self.delivered: Counter[tuple[int, str, str, datetime, int]] = Counter()
         self.message_ids: set[str] = set()
-        self.steps_passed = True
-
-    @property
-    def now(self) -> datetime:
-        return timezone.now()
 
     # --- Tickets ------------------------------------------------------------------------
 
@@ -215,19 +200,10 @@ class PolicyEmails(RuleBasedStateMachine):
         self.steps_passed = False
         self.clock.shift(timedelta(seconds=seconds))
 
-    @rule()
-    def run_the_checker(self) -> None:
-        self.steps_passed = False
-        check_sla(now=self.now)
-        self.inspect_new_deliveries()
-
     def inspect_new_deliveries(self) -> None:
-        received = self.server.received()
-        new, self.seen = received[self.seen :], len(received)
-        for message in new:
+        for message, row in self.new_deliveries():
             assert message.message_id not in self.message_ids, f"{message.message_id} twice"
             self.message_ids.add(message.message_id)
-            row = Notification.objects.get(message_key=UUID(message.message_id[1:37]))
             key = (row.ticket_id, row.metric, row.kind, row.deadline, row.threshold)
             self.delivered[key] += 1
             assert self.delivered[key] == 1, f"{key} delivered twice"

@@ -504,7 +504,7 @@ def test_an_email_that_cannot_be_built_fails_for_good_and_the_batch_goes_on(
 def test_an_unexpected_error_from_the_backend_is_retried_and_given_up_on_in_time(
     clock, make_ticket, settings
 ):
-    settings.EMAIL_BACKEND = "tests.test_delivery.ExplodingBackend"
+    settings.EMAIL_BACKEND = "tests.notifications.test_delivery.ExplodingBackend"
     settings.SLA_DELIVERY_MAX_ATTEMPTS = 2
     ticket = make_ticket(due_in=2 * HOUR)
 

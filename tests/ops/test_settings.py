@@ -4,11 +4,9 @@ Start-up is tried in a subprocess with an environment built from nothing, and wi
 loading switched off, so neither this machine's variables nor a developer's .env leak in.
 """
 
-import os
 import secrets
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from django.core.checks import Warning as CheckWarning
@@ -16,10 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 from django.test import override_settings
 from django_ratelimit.core import _split_rate
 
+from tests.processes import REPO, check_deploy, environment, start_up
 from watchdog.checks import check_rate_limit_cache
 from watchdog.environment import env_bool, env_float, env_int, env_list, env_rate, env_str
 
-REPO = Path(__file__).resolve().parent.parent
 LONG_ENOUGH = secrets.token_urlsafe(64)
 PRODUCTION = {
     "DEBUG": "false",
@@ -27,39 +25,6 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "watchdog.example.com",
     "REDIS_URL": "redis://127.0.0.1:6379/15",
 }
-
-
-def environment(tmp_path: Path, **variables: str) -> dict[str, str]:
-    """Only what the test says, with .env loading off: nothing leaks in from this machine."""
-    return {
-        "PATH": os.environ.get("PATH", ""),
-        "PYTHON_DOTENV_DISABLED": "1",
-        "DJANGO_SETTINGS_MODULE": "watchdog.settings",
-        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
-        "STATIC_ROOT": str(tmp_path),
-        "SECRET_KEY_FILE": str(tmp_path / "secret_key"),
-        **variables,
-    }
-
-
-def run(args: list[str], tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(  # noqa: S603
-        [sys.executable, *args],
-        cwd=REPO,
-        env=environment(tmp_path, **variables),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
-def start_up(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    return run(["-c", "import django; django.setup()"], tmp_path, **variables)
-
-
-def check_deploy(tmp_path: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    return run(["manage.py", "check", "--deploy", "--fail-level", "WARNING"], tmp_path, **variables)
 
 
 # --- Start-up refuses bad values ------------------------------------------------------------

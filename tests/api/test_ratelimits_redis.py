@@ -22,7 +22,7 @@ from django_ratelimit.core import _get_window
 
 pytestmark = pytest.mark.slow
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("WATCHDOG_TEST_SHARED_REDIS_URL", "redis://127.0.0.1:6379/15")
 # No step of the test waits longer than this for a process or an answer.
 DEADLINE_SECONDS = 60

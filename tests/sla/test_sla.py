@@ -2,7 +2,7 @@
 without an SLA policy (one warning SLA_WARNING_MINUTES before a fixed deadline).
 
 No database: every fact is passed in, as the engine does. Several thresholds, business
-calendars, first response and pauses: tests/test_sla_metrics.py.
+calendars, first response and pauses: tests/sla/test_sla_metrics.py.
 """
 
 from datetime import UTC, datetime, timedelta
