@@ -604,3 +604,20 @@ def test_a_row_deleted_while_its_request_runs_is_a_404_not_a_500():
 
     assert response is not None
     assert response.status_code == 404
+
+
+@pytest.mark.parametrize("padding", [" ", "\u00a0", "\t"])
+def test_a_title_longer_than_255_as_sent_is_refused_even_if_trimming_would_fit(
+    api, make_ticket, padding
+):
+    """Found by the Schemathesis gate: the schema's maxLength counts what was sent."""
+    ticket = make_ticket()
+    title = padding + "x" * 255
+
+    body = {"title": title, "deadline": "2030-01-01T00:00:00Z"}
+    created = api.post("/api/tickets/", body, format="json")
+    replaced = api.put(f"/api/tickets/{ticket.pk}/", body, format="json")
+
+    for response in (created, replaced):
+        assert response.status_code == 400
+        assert response.json() == {"title": ["Ensure this field has no more than 255 characters."]}
