@@ -269,7 +269,7 @@ class Dataset:
                 (CASE WHEN i % 3 = 0 THEN 'closed' ELSE 'resolved' END)
             WHEN cat = 'pending' OR (cat = 'due_warn' AND j % 4 = 1) THEN 'pending'
             ELSE 'open' END"""
-        sla_state = """CASE cat
+        resolution_state = """CASE cat
             WHEN 'due_breach' THEN 'at_risk'
             WHEN 'open_breached' THEN 'breached'
             WHEN 'done_late' THEN 'breached'
@@ -283,8 +283,8 @@ class Dataset:
         breached = "CASE WHEN cat IN ('open_breached', 'done_late') THEN deadline_min END"
         # The engine's record of the warning announced (business seconds left); no policy,
         # so the one threshold is SLA_WARNING_MINUTES before the deadline.
-        warning_threshold = f"""CASE WHEN cat IN ('due_breach', 'open_breached', 'done_late')
-            THEN {w * 60} END"""
+        resolution_warning_threshold = f"""CASE
+            WHEN cat IN ('due_breach', 'open_breached', 'done_late') THEN {w * 60} END"""
         # The deadline still ahead of a running metric (resolution only: no first response).
         next_breach = """CASE WHEN cat IN ('due_breach', 'due_warn', 'on_track', 'pending')
             THEN deadline_min END"""
@@ -292,9 +292,9 @@ class Dataset:
             ELSE 'urgent' END"""
         return f"""
         INSERT INTO tickets_ticket (id, owner_id, title, description, deadline, status,
-            priority, created_at, updated_at, resolved_at, sla_state, warning_sent_at,
-            breached_at, next_check_at, deadline_source, warning_threshold, next_breach_at,
-            first_response_state)
+            priority, created_at, updated_at, resolved_at, resolution_state,
+            resolution_warning_sent_at, resolution_breached_at, next_check_at, deadline_source,
+            resolution_warning_threshold, next_breach_at, first_response_state)
         SELECT i, 1 + i % {self.spec.users},
             'Printer on floor ' || (i % 40) || ' jams on duplex pages (case ' || i || ')',
             '{DESCRIPTION}',
@@ -304,12 +304,12 @@ class Dataset:
             {d.shift(now, "created_min")},
             {d.shift(now, "COALESCE(resolved_min, created_min)")},
             {d.shift(now, "resolved_min")},
-            {sla_state},
+            {resolution_state},
             {d.shift(now, warned)},
             {d.shift(now, breached)},
             {d.shift(now, next_check)},
             'manual',
-            {warning_threshold},
+            {resolution_warning_threshold},
             {d.shift(now, next_breach)},
             ''
         FROM (
@@ -329,11 +329,16 @@ class Dataset:
             "created": ("t.id * 4", d.shift("t.created_at", "1"), "", "0"),
             "warning": (
                 "t.id * 4 + 1",
-                "t.warning_sent_at",
-                "AND t.warning_sent_at IS NOT NULL",
-                "t.warning_threshold",
+                "t.resolution_warning_sent_at",
+                "AND t.resolution_warning_sent_at IS NOT NULL",
+                "t.resolution_warning_threshold",
             ),
-            "missed": ("t.id * 4 + 2", "t.breached_at", "AND t.breached_at IS NOT NULL", "0"),
+            "missed": (
+                "t.id * 4 + 2",
+                "t.resolution_breached_at",
+                "AND t.resolution_breached_at IS NOT NULL",
+                "0",
+            ),
         }[kind]
         return f"""
         INSERT INTO notifications_notification (ticket_id, metric, kind, deadline, threshold,
@@ -366,12 +371,13 @@ class Dataset:
         self._execute(f"DELETE FROM notifications_notification WHERE id > {self.history_marker}")  # noqa: S608
         self._execute(
             f"""UPDATE tickets_ticket SET
-                sla_state = CASE WHEN {breach} THEN 'at_risk' ELSE 'on_track' END,
+                resolution_state = CASE WHEN {breach} THEN 'at_risk' ELSE 'on_track' END,
                 next_check_at = CASE WHEN {breach} THEN deadline
                     ELSE {d.shift("deadline", str(-w))} END,
-                warning_sent_at = CASE WHEN {breach} THEN {d.shift("deadline", str(1 - w))} END,
-                warning_threshold = CASE WHEN {breach} THEN {w * 60} END,
-                breached_at = NULL,
+                resolution_warning_sent_at = CASE
+                    WHEN {breach} THEN {d.shift("deadline", str(1 - w))} END,
+                resolution_warning_threshold = CASE WHEN {breach} THEN {w * 60} END,
+                resolution_breached_at = NULL,
                 next_breach_at = deadline,
                 first_response_state = '',
                 first_response_warning_threshold = NULL,
@@ -402,7 +408,7 @@ class Dataset:
                 status, recipient, attempts, next_attempt_at, last_error, created_at, sent_at)
             SELECT t.id, 'warning', t.deadline, {key}, 'pending', '', 0, {now}, '', {now}, NULL
             FROM tickets_ticket t
-            WHERE t.sla_state = 'on_track' AND t.next_check_at > {now}
+            WHERE t.resolution_state = 'on_track' AND t.next_check_at > {now}
             ORDER BY t.id LIMIT {count}"""  # noqa: S608
         )
         from django.db import connection
@@ -420,5 +426,5 @@ class Dataset:
 
         for start in range(0, len(ticket_ids), 500):
             Ticket.objects.filter(pk__in=ticket_ids[start : start + 500]).update(
-                warning_sent_at=None
+                resolution_warning_sent_at=None
             )

@@ -16,7 +16,7 @@ COLS=$($DB -c "SELECT string_agg(quote_ident(column_name), ',' ORDER BY ordinal_
   WHERE table_name = 'tickets_ticket' AND is_generated = 'NEVER' AND column_name <> 'id'")
 PRIO="ticket_owner_prio_idx, ticket_prio_idx"
 INSERT="INSERT INTO tickets_ticket ($COLS) SELECT $COLS FROM tickets_ticket WHERE id <= 50000;"
-UPDATE="UPDATE tickets_ticket SET sla_state = sla_state,
+UPDATE="UPDATE tickets_ticket SET resolution_state = resolution_state,
   next_check_at = next_check_at + interval '1 second' WHERE id % 100 = 0;"
 
 run() {  # label, statements before, measured statement: prints label and milliseconds

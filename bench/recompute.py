@@ -88,10 +88,10 @@ TICKET_COLUMNS = (
     "deadline_source",
     "policy_id",
     "first_responded_at",
-    "sla_state",
-    "warning_sent_at",
-    "breached_at",
-    "warning_threshold",
+    "resolution_state",
+    "resolution_warning_sent_at",
+    "resolution_breached_at",
+    "resolution_warning_threshold",
     "paused_at",
     "first_response_due",
     "first_response_state",
@@ -104,15 +104,15 @@ TICKET_COLUMNS = (
 RESTORED = (
     "deadline",
     "first_response_due",
-    "sla_state",
-    "warning_threshold",
-    "breached_at",
+    "resolution_state",
+    "resolution_warning_threshold",
+    "resolution_breached_at",
     "first_response_state",
     "first_response_warning_threshold",
     "first_response_breached_at",
     "next_breach_at",
     "next_check_at",
-    "warning_sent_at",
+    "resolution_warning_sent_at",
 )
 COMPARED = ("id", *RESTORED[:-1])
 
@@ -221,9 +221,9 @@ def open_ticket_rows(
             "deadline_source": DeadlineSource.POLICY,
             "deadline": deadline,
             "resolved_at": None,
-            "sla_state": None,
-            "warning_threshold": None,
-            "breached_at": None,
+            "resolution_state": None,
+            "resolution_warning_threshold": None,
+            "resolution_breached_at": None,
             "paused_at": paused_at,
             "first_response_due": calendar.add(created, FIRST_RESPONSE_TARGET),
             "first_responded_at": responded,
@@ -268,10 +268,10 @@ def open_ticket_rows(
                 DeadlineSource.POLICY,
                 policy_id,
                 responded,
-                v["sla_state"],
+                v["resolution_state"],
                 warned,
-                v["breached_at"],
-                v["warning_threshold"],
+                v["resolution_breached_at"],
+                v["resolution_warning_threshold"],
                 paused_at,
                 facts["first_response_due"],
                 v["first_response_state"],
@@ -640,11 +640,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "with a pause row": scalar("SELECT COUNT(DISTINCT ticket_id) FROM tickets_ticketpause"),
         "resolution breached": scalar(
-            "SELECT COUNT(*) FROM tickets_ticket WHERE sla_state = 'breached' "
+            "SELECT COUNT(*) FROM tickets_ticket WHERE resolution_state = 'breached' "
             "AND status IN ('open', 'pending')"
         ),
         "resolution at risk": scalar(
-            "SELECT COUNT(*) FROM tickets_ticket WHERE sla_state = 'at_risk'"
+            "SELECT COUNT(*) FROM tickets_ticket WHERE resolution_state = 'at_risk'"
         ),
         "first response breached": scalar(
             "SELECT COUNT(*) FROM tickets_ticket WHERE first_response_state = 'breached' "

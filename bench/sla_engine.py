@@ -399,12 +399,12 @@ def explain(*, now: datetime, label: str) -> list[dict[str, Any]]:
 
 
 def measure_idle(*, now: datetime, reps: int) -> dict[str, Any]:
-    """check_sla(now) with nothing due, `reps` times; also next_due_at (the loop's sleep)."""
-    from tickets.checker import check_sla, next_due_at
+    """run_check(now) with nothing due, `reps` times; also next_due_at (the loop's sleep)."""
+    from tickets.checker import next_due_at, run_check
 
     samples, queries = Samples(), 0
     for _ in range(reps):
-        elapsed, report, queries = timed(lambda: check_sla(now=now))
+        elapsed, report, queries = timed(lambda: run_check(now=now))
         assert report.state_changes == 0, report.summary()
         assert report.delivery.sent == 0, report.summary()
         samples.add(elapsed)
@@ -529,11 +529,11 @@ def measure_parallel_delivery(
 
 
 def measure_full_check(ds: dataset.Dataset, sink: SmtpSink, *, now: datetime) -> dict[str, Any]:
-    """One check_sla(now) with the due tickets waiting: state changes plus their emails."""
-    from tickets.checker import check_sla
+    """One run_check(now) with the due tickets waiting: state changes plus their emails."""
+    from tickets.checker import run_check
 
     received = sink.received
-    elapsed, report, queries = timed(lambda: check_sla(now=now))
+    elapsed, report, queries = timed(lambda: run_check(now=now))
     accepted = sink.received - received
     assert report.state_changes == ds.due_count(), report.summary()
     assert report.delivery.sent == accepted == ds.due_count(), (report.summary(), accepted)
@@ -573,7 +573,7 @@ def worker(kind: str, *, now: datetime, budget_s: float) -> dict[str, Any]:
     from django.template.loader import get_template
 
     from notifications.models import Notification
-    from tickets.checker import check_sla
+    from tickets.checker import run_check
     from tickets.models import Ticket
 
     # Warm up what any check loads once (connection, templates, mail modules).
@@ -607,7 +607,7 @@ def worker(kind: str, *, now: datetime, budget_s: float) -> dict[str, Any]:
 
                 tracemalloc.start()
             started = time.perf_counter()
-            report = check_sla(now=now)
+            report = run_check(now=now)
             result["seconds"] = time.perf_counter() - started
             if kind == "tracemalloc":
                 result["tracemalloc_peak"] = tracemalloc.get_traced_memory()[1]
@@ -781,9 +781,9 @@ def main_measurements(
         say("check_sla with everything due: state changes and all their emails")
         result["full_check"] = measure_full_check(ds, sink, now=now)
     else:
-        from tickets.checker import check_sla
+        from tickets.checker import run_check
 
-        check_sla(now=now)
+        run_check(now=now)
 
     if "delivery" not in skip:
         say(f"deliver_due of {args.emails:,} emails x{args.delivery_reps}")
@@ -863,7 +863,7 @@ def render(r: dict[str, Any]) -> str:
     idle = r["idle"]["check_sla"]
     rows.append(
         (
-            "Idle check: check_sla(now), nothing due",
+            "Idle check: run_check(now), nothing due",
             spread(idle, ms),
             f"<= {IDLE_TARGET_S * 1000:.0f} ms",
             verdict(idle["median"] <= IDLE_TARGET_S),

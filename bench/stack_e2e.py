@@ -379,8 +379,8 @@ def load_tickets(
     with transaction.atomic():
         execute(
             f"""INSERT INTO tickets_ticket (id, owner_id, title, description, deadline, status,
-                priority, created_at, updated_at, resolved_at, sla_state, warning_sent_at,
-                breached_at, next_check_at{extra_columns})
+                priority, created_at, updated_at, resolved_at, resolution_state,
+                resolution_warning_sent_at, resolution_breached_at, next_check_at{extra_columns})
             SELECT i, 1 + i % {USERS}, 'Stack bench ticket ' || i, '', dl, 'open', 'normal',
                 now(), now(), NULL, 'on_track', NULL, NULL,
                 dl - INTERVAL '{int(warning.total_seconds())} seconds'{extra_values}
@@ -766,7 +766,9 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
             FROM notifications_notification n JOIN tickets_ticket t ON t.id = n.ticket_id"""
         )
         rows = cursor.fetchall()
-        cursor.execute("SELECT sla_state, COUNT(*) FROM tickets_ticket GROUP BY sla_state")
+        cursor.execute(
+            "SELECT resolution_state, COUNT(*) FROM tickets_ticket GROUP BY resolution_state"
+        )
         states = dict(cursor.fetchall())
         cursor.execute("SELECT id, EXTRACT(EPOCH FROM deadline) FROM tickets_ticket")
         deadlines = {ticket_id: float(at) for ticket_id, at in cursor.fetchall()}

@@ -175,7 +175,7 @@ def _due_ticket(
         owner=owner,
         title=f"Due at {deadline.isoformat()}",
         deadline=deadline,
-        sla_state=state,
+        resolution_state=state,
         next_check_at=next_check_at,
     )
 

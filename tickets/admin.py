@@ -36,8 +36,8 @@ class TicketAdminForm(ModelForm[Ticket]):
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin[Ticket]):
     form = TicketAdminForm
-    list_display = ["id", "title", "owner", "status", "priority", "deadline", "sla_state"]
-    list_filter = ["status", "priority", "sla_state"]
+    list_display = ["id", "title", "owner", "status", "priority", "deadline", "resolution_state"]
+    list_filter = ["status", "priority", "resolution_state"]
     search_fields = ["title", "owner__username", "owner__email"]
     list_select_related = ["owner"]
     ordering = ["deadline", "id"]
@@ -47,9 +47,9 @@ class TicketAdmin(admin.ModelAdmin[Ticket]):
         "created_at",
         "updated_at",
         "resolved_at",
-        "sla_state",
-        "warning_sent_at",
-        "breached_at",
+        "resolution_state",
+        "resolution_warning_sent_at",
+        "resolution_breached_at",
         "paused_at",
         "first_response_due",
         "first_responded_at",

@@ -32,8 +32,12 @@ class CheckReport:
         )
 
 
-def check_sla(*, now: datetime | None = None) -> CheckReport:
-    """Apply every SLA state change due by `now`, then deliver every email due."""
+def run_check(*, now: datetime | None = None) -> CheckReport:
+    """One check in this process: every SLA state change due by `now`, then every email due.
+
+    `manage.py check_sla` runs this (once, or in its loop); beat's Celery task
+    (tickets.tasks.periodic_check) runs the first half and hands the second to workers.
+    """
     changes = run_state_changes(now=now)
     return CheckReport(state_changes=changes, delivery=deliver_due(now=now))
 
@@ -56,8 +60,8 @@ def deliver_due(
 ) -> DeliveryReport:
     """notifications.delivery.deliver_due, with the tickets of delivered warnings stamped.
 
-    Every caller on the tickets side delivers through this (check_sla, the Celery
-    delivery task, Ticket.check_and_notify_sla), so `warning_sent_at` follows each batch.
+    Every caller on the tickets side delivers through this (run_check, the Celery
+    delivery task, Ticket.check_and_notify_sla), so `resolution_warning_sent_at` follows each batch.
     """
     return delivery.deliver_due(
         now=now,
@@ -72,7 +76,7 @@ def deliver_due(
 def run_state_changes(*, now: datetime | None = None) -> int:
     """The state-change half of a check, recorded as the checker's heartbeat.
 
-    `check_sla` delivers in the same process afterwards; the Celery task hands delivery to
+    `run_check` delivers in the same process afterwards; the Celery task hands delivery to
     workers instead. Either way this is the pass /healthz and /metrics report on.
     """
     started = time.monotonic()

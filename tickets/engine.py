@@ -124,7 +124,7 @@ def apply_many(
     for facts in rows:
         result = assess_ticket(facts, clocks=clocks, now=now)
         if (result.resolution.state, result.first_response.state) != (
-            facts.sla_state,
+            facts.resolution_state,
             facts.first_response_state,
         ):
             changed += 1
@@ -224,7 +224,7 @@ def run_transitions(
 
 
 def stamp_warnings_sent(delivered: Sequence[Notification]) -> None:
-    """Set `warning_sent_at` on the tickets of the resolution warnings just delivered.
+    """Set `resolution_warning_sent_at` on the tickets of the resolution warnings just delivered.
 
     Delivery calls this after each batch (tickets.checker.deliver_due passes it on) with
     the rows the channel accepted, already marked sent. One statement per batch instead
@@ -234,7 +234,7 @@ def stamp_warnings_sent(delivered: Sequence[Notification]) -> None:
     about a warning that went out, never the reverse. The row, not this stamp, decides
     whether an email is sent.
     """
-    # warning_sent_at is about the resolution deadline.
+    # resolution_warning_sent_at is about the resolution deadline.
     warned = [
         n for n in delivered if n.kind == Announcement.WARNING and n.metric == Metric.RESOLUTION
     ]
@@ -249,5 +249,5 @@ def stamp_warnings_sent(delivered: Sequence[Notification]) -> None:
     Ticket.objects.filter(
         Exists(sent),
         pk__in={n.ticket_id for n in warned},
-        warning_sent_at__isnull=True,
-    ).update(warning_sent_at=Subquery(sent.order_by("sent_at").values("sent_at")[:1]))
+        resolution_warning_sent_at__isnull=True,
+    ).update(resolution_warning_sent_at=Subquery(sent.order_by("sent_at").values("sent_at")[:1]))

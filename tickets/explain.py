@@ -65,7 +65,7 @@ def explain(
         calendar=clock.calendar,
         target=clock.resolution_target if policy_deadline else None,
         deadline=ticket.deadline,
-        state=ticket.sla_state,
+        state=ticket.resolution_state,
         started_at=ticket.created_at,
         met_at=ticket.resolved_at,
         pauses=pauses,

@@ -18,8 +18,9 @@ from sla.enums import ACTIVE_STATUSES, Metric
 class MetricColumns:
     """Where one metric lives on a ticket row: its deadline and the SLA columns of it.
 
-    The resolution metric's columns carry no prefix (they came first); the engine reaches
-    both metrics through these, never by name.
+    Each metric's columns carry its name (`resolution_*`, `first_response_*`), except the
+    resolution deadline, which is the ticket's `deadline` (the API's name for it); the
+    engine reaches both metrics through these, never by name.
     """
 
     metric: Metric
@@ -36,9 +37,9 @@ class MetricColumns:
 RESOLUTION = MetricColumns(
     Metric.RESOLUTION,
     deadline="deadline",
-    state="sla_state",
-    warning_threshold="warning_threshold",
-    breached_at="breached_at",
+    state="resolution_state",
+    warning_threshold="resolution_warning_threshold",
+    breached_at="resolution_breached_at",
 )
 FIRST_RESPONSE = MetricColumns(
     Metric.FIRST_RESPONSE,
@@ -72,9 +73,9 @@ class TicketFacts(NamedTuple):
     deadline_source: str
     deadline: datetime | None
     resolved_at: datetime | None
-    sla_state: str
-    warning_threshold: int | None
-    breached_at: datetime | None
+    resolution_state: str
+    resolution_warning_threshold: int | None
+    resolution_breached_at: datetime | None
     paused_at: datetime | None
     first_response_due: datetime | None
     first_responded_at: datetime | None
@@ -99,9 +100,9 @@ class TicketFacts(NamedTuple):
             self.deadline_source,
             deadline,
             self.resolved_at,
-            self.sla_state,
-            self.warning_threshold,
-            self.breached_at,
+            self.resolution_state,
+            self.resolution_warning_threshold,
+            self.resolution_breached_at,
             self.paused_at,
             first_response_due,
             self.first_responded_at,
@@ -115,9 +116,9 @@ class TicketFacts(NamedTuple):
         if metric == Metric.RESOLUTION:
             return StoredMetric(
                 self.deadline,
-                self.sla_state,
-                self.warning_threshold,
-                self.breached_at,
+                self.resolution_state,
+                self.resolution_warning_threshold,
+                self.resolution_breached_at,
                 None,
                 self.paused_at is not None,
             )

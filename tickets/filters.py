@@ -174,7 +174,9 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 class TicketFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=choices(Status))
     priority = django_filters.MultipleChoiceFilter(choices=choices(Priority))
-    sla_state = django_filters.MultipleChoiceFilter(choices=choices(SlaState))
+    sla_state = django_filters.MultipleChoiceFilter(
+        field_name="resolution_state", choices=choices(SlaState)
+    )
     deadline_after = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="lt")
     breaching_within = BreachingWithinFilter()

@@ -85,14 +85,16 @@ class Ticket(models.Model):
 
     # Managed by the SLA engine only (tickets.engine); read-only in the API and admin.
     # Resolution: `deadline`, and how the ticket stands against it.
-    sla_state = models.CharField(
+    resolution_state = models.CharField(
         max_length=16, choices=choices(SlaState), default=SlaState.ON_TRACK
     )
-    warning_sent_at = models.DateTimeField(null=True, blank=True)
-    breached_at = models.DateTimeField(null=True, blank=True)
+    resolution_warning_sent_at = models.DateTimeField(null=True, blank=True)
+    resolution_breached_at = models.DateTimeField(null=True, blank=True)
     # The latest warning threshold passed for the current deadline, in business seconds
     # left (sla.rules.Thresholds); NULL before the first.
-    warning_threshold = models.PositiveIntegerField(null=True, blank=True, editable=False)
+    resolution_warning_threshold = models.PositiveIntegerField(
+        null=True, blank=True, editable=False
+    )
     # While the ticket is pending, the resolution clock of a policy deadline is stopped
     # (since this instant); the pause extends the deadline when it ends. See TicketPause.
     paused_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -148,7 +150,7 @@ class Ticket(models.Model):
             # /metrics: open and pending tickets counted by state, an index-only scan that
             # never touches the resolved and closed ones (most of the table, over time).
             models.Index(
-                fields=["sla_state", "first_response_state"],
+                fields=["resolution_state", "first_response_state"],
                 condition=Q(status__in=[Status.OPEN, Status.PENDING]),
                 name="ticket_open_states_idx",
             ),
@@ -206,11 +208,11 @@ class Ticket(models.Model):
 
     @property
     def sla_warning_sent(self) -> bool:
-        return self.warning_sent_at is not None
+        return self.resolution_warning_sent_at is not None
 
     @property
     def sla_missed(self) -> bool:
-        return self.sla_state == SlaState.BREACHED
+        return self.resolution_state == SlaState.BREACHED
 
     def check_and_notify_sla(self) -> None:
         """Bring this ticket's SLA state up to date and deliver what it has to announce.

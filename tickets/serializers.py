@@ -2,6 +2,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from sla.enums import SlaState, choices
 from tickets.models import Ticket
 from watchdog.serializer_fields import AwareDateTimeField, StrictCharField
 
@@ -16,6 +17,16 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
     sla_warning_sent = serializers.BooleanField(read_only=True)
     sla_missed = serializers.BooleanField(read_only=True)
     owner = serializers.CharField(source="owner.username", read_only=True)
+    # The resolution metric's SLA columns keep the names the API has always had.
+    sla_state = serializers.ChoiceField(
+        source="resolution_state", choices=choices(SlaState), read_only=True
+    )
+    warning_sent_at = serializers.DateTimeField(
+        source="resolution_warning_sent_at", read_only=True, allow_null=True
+    )
+    breached_at = serializers.DateTimeField(
+        source="resolution_breached_at", read_only=True, allow_null=True
+    )
 
     class Meta:
         model = Ticket
@@ -54,9 +65,6 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "created_at",
             "updated_at",
             "resolved_at",
-            "sla_state",
-            "warning_sent_at",
-            "breached_at",
         ]
 
     def validate_title(self, value: str) -> str:

@@ -119,7 +119,7 @@ def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any
             fresh.add(Metric.RESOLUTION)
             events.append(_event(now, SlaEventKind.REOPENED, "", locked))
         if locked.deadline != old[Metric.RESOLUTION]:
-            locked.warning_sent_at = None
+            locked.resolution_warning_sent_at = None
         engine.apply_change(locked, now=now, fresh=frozenset(fresh))
         _record(locked, events)
         deliver_soon(ticket_id=locked.pk, now=now)

@@ -60,7 +60,7 @@ class WatchdogCollector(Collector):
         counts = (
             Ticket.objects.filter(status__in=sorted(ACTIVE_STATUSES))
             .order_by()
-            .values_list("sla_state", "first_response_state")
+            .values_list("resolution_state", "first_response_state")
             .annotate(n=Count("*"))
         )
         resolution: Counter[str] = Counter()

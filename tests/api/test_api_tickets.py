@@ -248,9 +248,9 @@ def assert_not_forged(ticket: Ticket, body: dict[str, Any]) -> None:
     assert ticket.created_at == T0
     assert ticket.updated_at == T0
     assert ticket.resolved_at is None
-    assert ticket.sla_state == body["sla_state"] == SlaState.ON_TRACK
-    assert ticket.warning_sent_at is None
-    assert ticket.breached_at is None
+    assert ticket.resolution_state == body["sla_state"] == SlaState.ON_TRACK
+    assert ticket.resolution_warning_sent_at is None
+    assert ticket.resolution_breached_at is None
     assert ticket.next_check_at is not None
     assert body["sla_warning_sent"] is False
     assert body["sla_missed"] is False

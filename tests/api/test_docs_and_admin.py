@@ -208,7 +208,7 @@ def test_the_ticket_changelist_loads_for_a_superuser(clock, admin_client, make_t
     assert listed_titles(response) == ["Printer on fire"]
 
 
-def test_the_ticket_changelist_filters_by_status_priority_and_sla_state(
+def test_the_ticket_changelist_filters_by_status_priority_and_resolution_state(
     clock, admin_client, make_ticket
 ):
     make_ticket(title="Match", priority="urgent", due_in=timedelta(minutes=30))
@@ -217,7 +217,11 @@ def test_the_ticket_changelist_filters_by_status_priority_and_sla_state(
 
     response = admin_client.get(
         CHANGELIST,
-        {"status__exact": "open", "priority__exact": "urgent", "sla_state__exact": "at_risk"},
+        {
+            "status__exact": "open",
+            "priority__exact": "urgent",
+            "resolution_state__exact": "at_risk",
+        },
     )
 
     assert response.status_code == 200

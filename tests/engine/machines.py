@@ -16,7 +16,7 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from notifications.models import Notification
 from tests.smtp_server import ReceivedMessage, SmtpServer
-from tickets.checker import check_sla
+from tickets.checker import run_check
 from tickets.models import Ticket
 
 
@@ -48,7 +48,7 @@ class SlaMachine(RuleBasedStateMachine):
     @rule()
     def run_the_checker(self) -> None:
         self.steps_passed = False
-        check_sla(now=self.now)
+        run_check(now=self.now)
         self.inspect_new_deliveries()
 
     def inspect_new_deliveries(self) -> None:

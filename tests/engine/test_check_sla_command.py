@@ -102,11 +102,11 @@ def test_the_loop_logs_a_failed_pass_and_goes_on_to_the_next(
         passes.append(len(passes) + 1)
         if len(passes) == 1:
             raise ValueError("a row no pass can digest")
-        report = tickets.checker.check_sla()
+        report = tickets.checker.run_check()
         os.kill(os.getpid(), signal.SIGTERM)  # the loop's own handler: stop after this pass
         return report
 
-    monkeypatch.setattr(check_sla_command, "check_sla", failing_once)
+    monkeypatch.setattr(check_sla_command, "run_check", failing_once)
     # The test's database connection holds its transaction: the loop must not close it.
     monkeypatch.setattr(check_sla_command, "close_old_connections", lambda: None)
     handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
@@ -243,7 +243,7 @@ def test_each_email_goes_exactly_once_however_often_the_check_runs(
     }
     assert Counter(smtp_settings.kinds()) == {"created": 3, "warning": 1, "missed": 3}
     assert len(set(smtp_settings.message_ids())) == 7
-    assert {t.sla_state for t in Ticket.objects.all()} == {SlaState.BREACHED}
+    assert {t.resolution_state for t in Ticket.objects.all()} == {SlaState.BREACHED}
     assert set(Ticket.objects.values_list("next_check_at", flat=True)) == {None}
 
 

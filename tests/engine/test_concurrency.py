@@ -76,7 +76,7 @@ def test_four_checker_threads_create_and_deliver_each_of_1200_emails_exactly_onc
     assert_each_announced_exactly_once(expected, smtp_settings)
     # Every claim took a row no other sender held: one attempt each, no lease overrun.
     assert set(Notification.objects.values_list("attempts", flat=True)) == {1}
-    states = Counter(Ticket.objects.values_list("sla_state", flat=True))
+    states = Counter(Ticket.objects.values_list("resolution_state", flat=True))
     assert states == {SlaState.AT_RISK: 400, SlaState.BREACHED: 800}
 
 
@@ -195,14 +195,17 @@ def assert_edit_won(
         about_old = [(n.kind, n.status) for n in rows if n.deadline == old]
         assert ticket.deadline == new
         if new > now:
-            assert (ticket.sla_state, ticket.next_check_at) == (
+            assert (ticket.resolution_state, ticket.next_check_at) == (
                 SlaState.ON_TRACK,
                 new - warning_window(),
             )
-            assert ticket.breached_at is None
+            assert ticket.resolution_breached_at is None
             assert live == []
         else:
-            assert (ticket.sla_state, ticket.breached_at) == (SlaState.BREACHED, new)
+            assert (ticket.resolution_state, ticket.resolution_breached_at) == (
+                SlaState.BREACHED,
+                new,
+            )
             assert ticket.next_check_at is None
             assert live == [(Announcement.MISSED, new)]
         # The checker's miss for the old deadline, if it got there first: once, cancelled.

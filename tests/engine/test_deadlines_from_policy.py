@@ -119,7 +119,7 @@ def test_the_policy_deadline_is_stored_in_utc_and_read_back_as_the_same_moment(
 def test_a_policy_deadline_is_assessed_and_announced_like_any_other(friday, alice, urgent):
     ticket = services.create_ticket(owner=alice, title="Printer", priority=Priority.URGENT)
 
-    assert ticket.sla_state == SlaState.ON_TRACK
+    assert ticket.resolution_state == SlaState.ON_TRACK
     assert ticket.next_check_at == MONDAY_12_00 - HOUR
     assert list(Notification.objects.values_list("kind", flat=True)) == ["created"]
 
@@ -218,7 +218,7 @@ def test_a_priority_change_that_lands_past_the_new_deadline_breaches_at_once(clo
 
     changed = services.update_ticket(ticket=low_ticket, priority=Priority.URGENT)
 
-    assert changed.sla_state == SlaState.BREACHED
+    assert changed.resolution_state == SlaState.BREACHED
     kinds = Notification.objects.filter(ticket=low_ticket).values_list("kind", "deadline")
     assert list(kinds) == [("created", low_ticket.deadline), ("missed", MONDAY_12_00)]
 
@@ -229,7 +229,7 @@ def test_a_priority_change_re_arms_the_warning_for_the_new_deadline(
     # Warned before the default policy's deadline (Tuesday 16:00)...
     clock.move_to(datetime(2026, 3, 17, 15, 30, tzinfo=BERLIN))
     run_transitions()
-    assert fresh(low_ticket).sla_state == SlaState.AT_RISK
+    assert fresh(low_ticket).resolution_state == SlaState.AT_RISK
     Notification.objects.update(status=DeliveryStatus.SENT)
 
     # ...then a tweak of the policy later makes the urgent one's later than that.
@@ -237,7 +237,10 @@ def test_a_priority_change_re_arms_the_warning_for_the_new_deadline(
     changed = services.update_ticket(ticket=low_ticket, priority=Priority.URGENT)
 
     assert changed.deadline == datetime(2026, 3, 18, 16, tzinfo=BERLIN)
-    assert (changed.sla_state, changed.warning_sent_at) == (SlaState.ON_TRACK, None)
+    assert (changed.resolution_state, changed.resolution_warning_sent_at) == (
+        SlaState.ON_TRACK,
+        None,
+    )
     clock.move_to(datetime(2026, 3, 18, 15, 30, tzinfo=BERLIN))
     run_transitions()
     warnings = Notification.objects.filter(ticket=low_ticket, kind="warning")

@@ -41,9 +41,9 @@ def fresh(ticket):
 def test_a_ticket_due_in_two_hours_starts_on_track_with_only_its_creation_email(clock, make_ticket):
     ticket = fresh(make_ticket(due_in=2 * HOUR))
 
-    assert ticket.sla_state == SlaState.ON_TRACK
+    assert ticket.resolution_state == SlaState.ON_TRACK
     assert ticket.next_check_at == T0 + HOUR
-    assert ticket.breached_at is None
+    assert ticket.resolution_breached_at is None
     assert outbox(ticket) == [(CREATED, T0 + 2 * HOUR, PENDING)]
 
 
@@ -52,7 +52,7 @@ def test_a_ticket_created_inside_the_warning_window_starts_at_risk_with_a_warnin
 ):
     ticket = fresh(make_ticket(due_in=30 * MINUTE))
 
-    assert ticket.sla_state == SlaState.AT_RISK
+    assert ticket.resolution_state == SlaState.AT_RISK
     assert ticket.next_check_at == T0 + 30 * MINUTE
     assert outbox(ticket) == [
         (CREATED, T0 + 30 * MINUTE, PENDING),
@@ -65,8 +65,8 @@ def test_a_ticket_created_past_its_deadline_gets_the_missed_email_and_never_a_wa
 ):
     ticket = fresh(make_ticket(due_in=-MINUTE))
 
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 - MINUTE
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 - MINUTE
     assert ticket.next_check_at is None
     assert outbox(ticket) == [(CREATED, T0 - MINUTE, PENDING), (MISSED, T0 - MINUTE, PENDING)]
 
@@ -74,7 +74,7 @@ def test_a_ticket_created_past_its_deadline_gets_the_missed_email_and_never_a_wa
 def test_a_ticket_created_exactly_at_its_deadline_is_already_breached(clock, make_ticket):
     ticket = fresh(make_ticket(due_in=timedelta(0)))
 
-    assert ticket.sla_state == SlaState.BREACHED
+    assert ticket.resolution_state == SlaState.BREACHED
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, MISSED]
 
 
@@ -84,7 +84,7 @@ def test_a_ticket_created_finished_in_time_is_achieved_with_nothing_left_to_chec
 ):
     ticket = fresh(make_ticket(due_in=30 * MINUTE, status=status))
 
-    assert ticket.sla_state == SlaState.ACHIEVED
+    assert ticket.resolution_state == SlaState.ACHIEVED
     assert ticket.resolved_at == T0
     assert ticket.next_check_at is None
     assert outbox(ticket) == [(CREATED, T0 + 30 * MINUTE, PENDING)]
@@ -95,7 +95,7 @@ def test_a_ticket_created_closed_after_its_deadline_is_breached_without_a_missed
 ):
     ticket = fresh(make_ticket(due_in=-HOUR, status=Status.CLOSED))
 
-    assert ticket.sla_state == SlaState.BREACHED
+    assert ticket.resolution_state == SlaState.BREACHED
     assert ticket.next_check_at is None
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED]
 
@@ -110,7 +110,7 @@ def test_the_checker_leaves_a_ticket_alone_until_its_next_check(clock, make_tick
     changed = run_transitions()
 
     assert changed == 0
-    assert fresh(ticket).sla_state == SlaState.ON_TRACK
+    assert fresh(ticket).resolution_state == SlaState.ON_TRACK
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED]
 
 
@@ -123,9 +123,9 @@ def test_the_checker_warns_once_when_a_ticket_enters_the_window(clock, make_tick
 
     assert (first, second) == (1, 0)
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.AT_RISK
+    assert ticket.resolution_state == SlaState.AT_RISK
     assert ticket.next_check_at == T0 + 2 * HOUR
-    assert ticket.warning_sent_at is None, "queued is not sent"
+    assert ticket.resolution_warning_sent_at is None, "queued is not sent"
     assert outbox(ticket) == [(CREATED, T0 + 2 * HOUR, PENDING), (WARNING, T0 + 2 * HOUR, PENDING)]
 
 
@@ -137,8 +137,8 @@ def test_the_checker_sends_one_missed_email_at_the_deadline(clock, make_ticket):
     assert run_transitions() == 0
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 + 30 * MINUTE
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 + 30 * MINUTE
     assert ticket.next_check_at is None
     assert [(kind, status) for kind, _, status in outbox(ticket)] == [
         (CREATED, PENDING),
@@ -155,7 +155,7 @@ def test_a_ticket_the_checker_first_sees_after_its_deadline_gets_no_stale_warnin
 
     assert run_transitions() == 1
 
-    assert fresh(ticket).sla_state == SlaState.BREACHED
+    assert fresh(ticket).resolution_state == SlaState.BREACHED
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, MISSED]
 
 
@@ -183,7 +183,7 @@ def test_a_delivered_warning_stays_sent_when_the_deadline_passes(clock, make_tic
 
     run_transitions()
 
-    assert fresh(ticket).warning_sent_at == T0
+    assert fresh(ticket).resolution_warning_sent_at == T0
     assert outbox(ticket) == [
         (CREATED, T0 + 30 * MINUTE, SENT),
         (WARNING, T0 + 30 * MINUTE, SENT),
@@ -214,7 +214,7 @@ def test_the_checker_works_through_a_backlog_in_batches(clock, make_ticket):
     changed = run_transitions(batch_size=2)
 
     assert changed == 5
-    assert {fresh(t).sla_state for t in tickets} == {SlaState.BREACHED}
+    assert {fresh(t).resolution_state for t in tickets} == {SlaState.BREACHED}
     assert Notification.objects.filter(kind=MISSED).count() == 5
 
 
@@ -224,8 +224,8 @@ def test_the_checker_can_be_limited_to_some_tickets(clock, make_ticket):
 
     assert run_transitions(ticket_ids=[chosen.pk]) == 1
 
-    assert fresh(chosen).sla_state == SlaState.BREACHED
-    assert fresh(other).sla_state == SlaState.ON_TRACK
+    assert fresh(chosen).resolution_state == SlaState.BREACHED
+    assert fresh(other).resolution_state == SlaState.ON_TRACK
 
 
 def test_next_check_at_is_always_the_next_moment_the_state_can_change(clock, make_ticket):
@@ -271,7 +271,7 @@ def test_an_edit_that_keeps_the_deadline_announces_nothing_new(clock, make_ticke
 
     services.update_ticket(ticket=ticket, **changes)
 
-    assert fresh(ticket).sla_state == SlaState.AT_RISK
+    assert fresh(ticket).resolution_state == SlaState.AT_RISK
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
 
 
@@ -281,7 +281,7 @@ def test_an_edit_catches_up_with_a_window_the_checker_has_not_reached_yet(clock,
 
     services.update_ticket(ticket=ticket, title="Any edit")
 
-    assert fresh(ticket).sla_state == SlaState.AT_RISK
+    assert fresh(ticket).resolution_state == SlaState.AT_RISK
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
     assert run_transitions() == 0, "the checker has nothing left to do for it"
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
@@ -293,7 +293,7 @@ def test_an_edit_after_the_deadline_drops_the_undelivered_warning(clock, make_ti
 
     services.update_ticket(ticket=ticket, title="Any edit")
 
-    assert fresh(ticket).sla_state == SlaState.BREACHED
+    assert fresh(ticket).resolution_state == SlaState.BREACHED
     assert [(kind, status) for kind, _, status in outbox(ticket)] == [
         (CREATED, PENDING),
         (WARNING, CANCELLED),
@@ -310,7 +310,7 @@ def test_moving_the_deadline_later_puts_an_at_risk_ticket_back_on_track(clock, m
     services.update_ticket(ticket=ticket, deadline=T0 + 3 * HOUR)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.ON_TRACK
+    assert ticket.resolution_state == SlaState.ON_TRACK
     assert ticket.next_check_at == T0 + 2 * HOUR
     assert outbox(ticket) == [
         (CREATED, T0 + 30 * MINUTE, PENDING),
@@ -323,15 +323,17 @@ def test_a_ticket_moved_later_is_warned_again_when_it_reenters_the_window(
 ):
     ticket = make_ticket(due_in=30 * MINUTE)
     deliver_due()
-    assert fresh(ticket).warning_sent_at == T0
+    assert fresh(ticket).resolution_warning_sent_at == T0
     clock.shift(10 * MINUTE)
 
     services.update_ticket(ticket=ticket, deadline=T0 + 3 * HOUR)
-    assert fresh(ticket).warning_sent_at is None, "that warning was about another deadline"
+    assert fresh(ticket).resolution_warning_sent_at is None, (
+        "that warning was about another deadline"
+    )
     clock.move_to(T0 + 2 * HOUR)
     run_transitions()
 
-    assert fresh(ticket).sla_state == SlaState.AT_RISK
+    assert fresh(ticket).resolution_state == SlaState.AT_RISK
     assert outbox(ticket) == [
         (CREATED, T0 + 30 * MINUTE, SENT),
         (WARNING, T0 + 30 * MINUTE, SENT),
@@ -359,16 +361,16 @@ def test_moving_a_breached_deadline_later_resumes_tracking(clock, make_ticket):
 
     services.update_ticket(ticket=ticket, deadline=T0 + 2 * HOUR)
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.ON_TRACK
-    assert ticket.breached_at is None
+    assert ticket.resolution_state == SlaState.ON_TRACK
+    assert ticket.resolution_breached_at is None
     assert ticket.next_check_at == T0 + HOUR
 
     clock.move_to(T0 + 2 * HOUR)
     run_transitions()
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 + 2 * HOUR
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 + 2 * HOUR
     assert outbox(ticket) == [
         (CREATED, T0 - MINUTE, PENDING),
         (MISSED, T0 - MINUTE, CANCELLED),
@@ -384,8 +386,8 @@ def test_moving_the_deadline_into_the_past_sends_a_missed_email_for_the_new_dead
     services.update_ticket(ticket=ticket, deadline=T0 - 10 * MINUTE)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 - 10 * MINUTE
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 - 10 * MINUTE
     assert ticket.next_check_at is None
     assert outbox(ticket) == [
         (CREATED, T0 + 2 * HOUR, PENDING),
@@ -401,7 +403,7 @@ def test_moving_a_missed_deadline_to_another_past_moment_announces_that_one_too(
 
     services.update_ticket(ticket=ticket, deadline=T0 - 2 * HOUR)
 
-    assert fresh(ticket).breached_at == T0 - 2 * HOUR
+    assert fresh(ticket).resolution_breached_at == T0 - 2 * HOUR
     assert outbox(ticket) == [
         (CREATED, T0 - HOUR, SENT),
         (MISSED, T0 - HOUR, SENT),
@@ -417,7 +419,7 @@ def test_moving_the_deadline_into_the_window_queues_a_warning_for_the_new_deadli
     services.update_ticket(ticket=ticket, deadline=T0 + 20 * MINUTE)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.AT_RISK
+    assert ticket.resolution_state == SlaState.AT_RISK
     assert ticket.next_check_at == T0 + 20 * MINUTE
     assert outbox(ticket) == [
         (CREATED, T0 + 5 * HOUR, PENDING),
@@ -463,7 +465,7 @@ def test_finishing_in_time_is_achieved_and_cancels_the_undelivered_warning(
     services.update_ticket(ticket=ticket, status=status)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.ACHIEVED
+    assert ticket.resolution_state == SlaState.ACHIEVED
     assert ticket.resolved_at == T0 + 10 * MINUTE
     assert ticket.next_check_at is None
     assert outbox(ticket) == [
@@ -480,8 +482,8 @@ def test_resolving_late_stays_breached_and_cancels_the_undelivered_missed_email(
     services.update_ticket(ticket=ticket, status=Status.RESOLVED)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 + 30 * MINUTE
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 + 30 * MINUTE
     assert [(kind, status) for kind, _, status in outbox(ticket)] == [
         (CREATED, PENDING),
         (WARNING, CANCELLED),
@@ -496,7 +498,7 @@ def test_a_resolved_ticket_is_not_announced_when_its_deadline_passes(clock, make
 
     assert run_transitions() == 0
 
-    assert fresh(ticket).sla_state == SlaState.ACHIEVED
+    assert fresh(ticket).resolution_state == SlaState.ACHIEVED
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED]
 
 
@@ -508,7 +510,7 @@ def test_switching_between_resolved_and_closed_changes_nothing(clock, make_ticke
     services.update_ticket(ticket=ticket, status=Status.CLOSED)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.ACHIEVED
+    assert ticket.resolution_state == SlaState.ACHIEVED
     assert ticket.resolved_at == T0
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
 
@@ -521,7 +523,7 @@ def test_reopening_inside_the_window_resumes_tracking_with_a_warning(clock, make
     services.update_ticket(ticket=ticket, status=Status.OPEN)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.AT_RISK
+    assert ticket.resolution_state == SlaState.AT_RISK
     assert ticket.resolved_at is None
     assert ticket.next_check_at == T0 + 2 * HOUR
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
@@ -567,7 +569,7 @@ def test_reopening_does_not_repeat_a_warning_delivered_for_the_same_deadline(
 
     services.update_ticket(ticket=ticket, status=Status.OPEN)
 
-    assert fresh(ticket).sla_state == SlaState.AT_RISK
+    assert fresh(ticket).resolution_state == SlaState.AT_RISK
     assert outbox(ticket) == [
         (CREATED, T0 + 30 * MINUTE, SENT),
         (WARNING, T0 + 30 * MINUTE, SENT),
@@ -582,8 +584,8 @@ def test_reopening_after_the_deadline_sends_the_missed_email(clock, make_ticket)
     services.update_ticket(ticket=ticket, status=Status.OPEN)
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.BREACHED
-    assert ticket.breached_at == T0 + 2 * HOUR
+    assert ticket.resolution_state == SlaState.BREACHED
+    assert ticket.resolution_breached_at == T0 + 2 * HOUR
     assert ticket.next_check_at is None
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, MISSED]
 
@@ -597,7 +599,7 @@ def test_reopening_a_ticket_resolved_late_does_not_repeat_the_delivered_miss(
 
     services.update_ticket(ticket=ticket, status=Status.OPEN)
 
-    assert fresh(ticket).sla_state == SlaState.BREACHED
+    assert fresh(ticket).resolution_state == SlaState.BREACHED
     assert [(kind, status) for kind, _, status in outbox(ticket)] == [
         (CREATED, SENT),
         (MISSED, SENT),
@@ -614,7 +616,7 @@ def test_reopening_a_late_ticket_whose_missed_email_was_dropped_announces_it_aga
 
     services.update_ticket(ticket=ticket, status=Status.OPEN)
 
-    assert fresh(ticket).sla_state == SlaState.BREACHED
+    assert fresh(ticket).resolution_state == SlaState.BREACHED
     assert [(kind, status) for kind, _, status in outbox(ticket)] == [
         (CREATED, PENDING),
         (WARNING, CANCELLED),
@@ -629,13 +631,13 @@ def test_reopening_a_late_ticket_whose_missed_email_was_dropped_announces_it_aga
 def test_the_warning_window_follows_sla_warning_minutes(clock, make_ticket, settings):
     settings.SLA_WARNING_MINUTES = 15
     ticket = make_ticket(due_in=30 * MINUTE)
-    assert fresh(ticket).sla_state == SlaState.ON_TRACK
+    assert fresh(ticket).resolution_state == SlaState.ON_TRACK
     assert fresh(ticket).next_check_at == T0 + 15 * MINUTE
     clock.move_to(T0 + 15 * MINUTE)
 
     run_transitions()
 
-    assert fresh(ticket).sla_state == SlaState.AT_RISK
+    assert fresh(ticket).resolution_state == SlaState.AT_RISK
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED, WARNING]
 
 
@@ -649,6 +651,6 @@ def test_a_window_shortened_later_moves_the_next_check_without_announcing(
     assert run_transitions() == 0
 
     ticket = fresh(ticket)
-    assert ticket.sla_state == SlaState.ON_TRACK
+    assert ticket.resolution_state == SlaState.ON_TRACK
     assert ticket.next_check_at == T0 + 2 * HOUR - 15 * MINUTE
     assert [kind for kind, _, _ in outbox(ticket)] == [CREATED]

@@ -34,7 +34,7 @@ from tests.calendars import berlin_office
 from tests.durations import HOUR
 from tests.smtp_server import SmtpServer
 from tickets import services
-from tickets.checker import check_sla, run_state_changes
+from tickets.checker import run_check, run_state_changes
 from tickets.models import SlaEvent, SlaEventKind, Ticket, TicketPause
 from tickets.recompute import run_requested
 
@@ -74,7 +74,7 @@ class World:
 
     def check(self, instant: datetime) -> list[Email]:
         """Run the checker at `instant`; the emails that arrived because of it."""
-        check_sla(now=self.at(instant))
+        run_check(now=self.at(instant))
         return self.arrived()
 
     def arrived(self) -> list[Email]:
@@ -162,7 +162,7 @@ def test_the_worked_example_announces_every_threshold_of_both_metrics_once(world
     assert world.check(berlin(3, 16, 17)) == []
 
     done = fresh(ticket)
-    assert (done.sla_state, done.breached_at) == (SlaState.BREACHED, MONDAY_12)
+    assert (done.resolution_state, done.resolution_breached_at) == (SlaState.BREACHED, MONDAY_12)
     assert (done.first_response_state, done.first_response_breached_at) == (
         SlaState.BREACHED,
         FRIDAY_17,
@@ -240,7 +240,7 @@ def test_pending_monday_10_to_11_moves_the_deadline_one_hour_without_repeating_a
 
     services.update_ticket(ticket=ticket, status=Status.PENDING)
     paused = fresh(ticket)
-    assert (paused.sla_state, paused.next_check_at) == (SlaState.PAUSED, None)
+    assert (paused.resolution_state, paused.next_check_at) == (SlaState.PAUSED, None)
     assert world.check(berlin(3, 16, 10, 30)) == []
     world.at(berlin(3, 16, 11))
     services.update_ticket(ticket=ticket, status=Status.OPEN)
@@ -249,7 +249,7 @@ def test_pending_monday_10_to_11_moves_the_deadline_one_hour_without_repeating_a
     # threshold already announced; the next is 1 h left, at 12:00.
     resumed = fresh(ticket)
     assert resumed.deadline == berlin(3, 16, 13)
-    assert (resumed.sla_state, resumed.next_check_at) == (SlaState.AT_RISK, MONDAY_12)
+    assert (resumed.resolution_state, resumed.next_check_at) == (SlaState.AT_RISK, MONDAY_12)
     assert world.check(berlin(3, 16, 11)) == []
     assert world.check(berlin(3, 16, 11, 30)) == []
     assert world.check(MONDAY_12) == [Email(RES, WARNING, 3600, berlin(3, 16, 13))]
@@ -325,7 +325,7 @@ def test_a_shorter_target_recomputes_the_deadline_and_sends_the_warning_now_due(
     # of 2 h) are both one hour left: from Friday 17:00 on. Passed: the warning is due.
     assert world.check(berlin(3, 16, 9, 30)) == [Email(RES, WARNING, 3600, berlin(3, 16, 10))]
     edited = fresh(ticket)
-    assert (edited.deadline, edited.sla_state) == (berlin(3, 16, 10), SlaState.AT_RISK)
+    assert (edited.deadline, edited.resolution_state) == (berlin(3, 16, 10), SlaState.AT_RISK)
     assert SlaPolicy.objects.get(pk=urgent.pk).recompute_requested_at is None
     assert events(ticket, SlaEventKind.POLICY_EDITED) == [
         (SlaEventKind.POLICY_EDITED, RES, MONDAY_12, berlin(3, 16, 10))
@@ -351,7 +351,7 @@ def test_a_longer_target_cancels_the_undelivered_warning_that_no_longer_holds(
     # thresholds of 4 h (50 % of 8 h: 12:00) and 1 h (15:00). On track: nothing to say.
     assert world.check(berlin(3, 16, 10, 15)) == []
     edited = fresh(ticket)
-    assert (edited.deadline, edited.sla_state) == (berlin(3, 16, 16), SlaState.ON_TRACK)
+    assert (edited.deadline, edited.resolution_state) == (berlin(3, 16, 16), SlaState.ON_TRACK)
     cancelled = outbox(ticket, status=DeliveryStatus.CANCELLED)
     assert [e for e in cancelled if e.metric == RES] == [Email(RES, WARNING, 7200, MONDAY_12)]
     assert edited.next_check_at == MONDAY_12
@@ -377,7 +377,10 @@ def test_a_breach_that_happened_is_kept_and_not_announced_again_after_a_longer_t
 
     edited = fresh(ticket)
     assert (edited.deadline, edited.first_response_due) == (berlin(3, 16, 16), berlin(3, 16, 11))
-    assert (edited.sla_state, edited.breached_at) == (SlaState.BREACHED, MONDAY_12)
+    assert (edited.resolution_state, edited.resolution_breached_at) == (
+        SlaState.BREACHED,
+        MONDAY_12,
+    )
     assert (edited.first_response_state, edited.first_response_breached_at) == (
         SlaState.BREACHED,
         FRIDAY_17,
@@ -396,7 +399,7 @@ def test_a_breach_that_happened_is_kept_and_not_announced_again_after_a_longer_t
     ]
     # And resolving it now is a late resolution, not an achievement.
     services.update_ticket(ticket=ticket, status=Status.RESOLVED)
-    assert fresh(ticket).sla_state == SlaState.BREACHED
+    assert fresh(ticket).resolution_state == SlaState.BREACHED
 
 
 def test_new_thresholds_apply_to_open_tickets_once_each(world, ticket, urgent):

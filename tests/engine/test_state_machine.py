@@ -35,7 +35,7 @@ from tests.conftest import T0
 from tests.engine.machines import SlaMachine
 from tests.smtp_server import smtp_settings_for
 from tickets import services
-from tickets.checker import check_sla
+from tickets.checker import run_check
 from tickets.clocks import warning_window
 from tickets.models import Ticket
 
@@ -191,7 +191,7 @@ class SlaEmails(SlaMachine):
         for _ in range(5):
             # Past the longest retry delay, so every pending email is due again.
             self.clock.shift(timedelta(hours=1, seconds=1))
-            check_sla(now=self.now)
+            run_check(now=self.now)
             self.inspect_new_deliveries()
             if not Notification.objects.filter(status=DeliveryStatus.PENDING).exists():
                 break

@@ -17,7 +17,7 @@ from notifications.models import Notification
 from sla.enums import Announcement, SlaState
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
-from tickets.checker import check_sla
+from tickets.checker import run_check
 from tickets.models import UNASSESSED, Ticket
 
 
@@ -31,7 +31,7 @@ def test_an_orm_ticket_is_warned_and_one_past_its_deadline_is_announced_missed(
     soon = Ticket.objects.create(owner=alice, title="Due soon", deadline=T0 + 30 * MINUTE)
     late = Ticket.objects.create(owner=alice, title="Late", deadline=T0 - 30 * MINUTE)
 
-    report = check_sla()
+    report = run_check()
 
     assert report.state_changes == 2
     assert kinds_received(smtp_settings) == {
@@ -40,17 +40,17 @@ def test_an_orm_ticket_is_warned_and_one_past_its_deadline_is_announced_missed(
     }
     soon.refresh_from_db()
     late.refresh_from_db()
-    assert (soon.sla_state, late.sla_state) == (SlaState.AT_RISK, SlaState.BREACHED)
+    assert (soon.resolution_state, late.resolution_state) == (SlaState.AT_RISK, SlaState.BREACHED)
     assert soon.next_check_at == soon.deadline  # watched on, like an API ticket
 
 
 def test_an_orm_ticket_is_announced_once_however_often_the_check_runs(clock, alice, smtp_settings):
     Ticket.objects.create(owner=alice, title="Late", deadline=T0 - MINUTE)
 
-    check_sla()
-    check_sla()
+    run_check()
+    run_check()
     clock.shift(HOUR)
-    check_sla()
+    run_check()
 
     assert len(smtp_settings.received()) == 1
     assert Notification.objects.count() == 1
@@ -59,7 +59,7 @@ def test_an_orm_ticket_is_announced_once_however_often_the_check_runs(clock, ali
 def test_an_orm_ticket_gets_no_creation_email(clock, alice, smtp_settings):
     Ticket.objects.create(owner=alice, title="Quiet", deadline=T0 + 5 * HOUR)
 
-    report = check_sla()
+    report = run_check()
 
     assert report.delivery.sent == 0
     assert not Notification.objects.filter(kind=Announcement.CREATED).exists()
@@ -70,7 +70,7 @@ def test_bulk_created_tickets_are_watched(clock, alice, smtp_settings):
         Ticket(owner=alice, title=f"T{n}", deadline=T0 - n * MINUTE) for n in range(1, 4)
     )
 
-    check_sla()
+    run_check()
 
     assert sorted(m.ticket_id for m in smtp_settings.received()) == sorted(
         t.pk for t in Ticket.objects.filter(title__in=[t.title for t in created])
@@ -83,14 +83,14 @@ def test_a_row_inserted_with_raw_sql_is_watched(clock, alice, smtp_settings):
     with connection.cursor() as cursor:
         cursor.execute(
             "INSERT INTO tickets_ticket (owner_id, title, description, deadline, status,"
-            " priority, created_at, updated_at, deadline_source, sla_state)"
+            " priority, created_at, updated_at, deadline_source, resolution_state)"
             " VALUES (%s, 'Raw', '', %s, 'open', 'normal', %s, %s, 'manual', 'on_track')",
             [alice.pk, T0 - MINUTE, T0, T0],
         )
     ticket = Ticket.objects.get(title="Raw")
     assert ticket.next_check_at == UNASSESSED
 
-    check_sla()
+    run_check()
 
     assert kinds_received(smtp_settings) == {(ticket.pk, Announcement.MISSED): 1}
 
@@ -115,7 +115,7 @@ def test_a_ticket_loaded_from_a_fixture_is_watched(clock, alice, smtp_settings, 
     )
     call_command("loaddata", str(fixture), verbosity=0)
 
-    check_sla()
+    run_check()
 
     assert kinds_received(smtp_settings) == {(4242, Announcement.WARNING): 1}
 
@@ -124,13 +124,13 @@ def test_a_plain_save_that_moves_a_deadline_is_assessed_at_the_next_check(
     clock, make_ticket, smtp_settings
 ):
     ticket = make_ticket(due_in=5 * HOUR)  # announced as created; next look in 4 hours
-    check_sla()
+    run_check()
     ticket.refresh_from_db()
     assert ticket.next_check_at == T0 + 4 * HOUR
 
     ticket.deadline = T0 - MINUTE
     ticket.save()
-    check_sla()
+    run_check()
 
     assert kinds_received(smtp_settings) == {
         (ticket.pk, Announcement.CREATED): 1,
@@ -153,7 +153,7 @@ def test_check_and_notify_sla_brings_an_orm_ticket_up_to_date(clock, alice, smtp
 
     ticket.check_and_notify_sla()
 
-    assert ticket.sla_state == SlaState.BREACHED
+    assert ticket.resolution_state == SlaState.BREACHED
     assert ticket.sla_missed
     assert kinds_received(smtp_settings) == {(ticket.pk, Announcement.MISSED): 1}
 
@@ -180,7 +180,7 @@ def test_check_and_notify_sla_assesses_a_ticket_that_is_not_due(clock, make_tick
 
     ticket.check_and_notify_sla()
 
-    assert ticket.sla_state == SlaState.BREACHED
+    assert ticket.resolution_state == SlaState.BREACHED
     assert kinds_received(smtp_settings)[(ticket.pk, Announcement.MISSED)] == 1
 
 
@@ -189,9 +189,9 @@ def test_a_resolved_orm_ticket_is_assessed_and_never_watched_again(clock, alice,
         owner=alice, title="Done", deadline=T0 - HOUR, status="resolved", resolved_at=T0 - 2 * HOUR
     )
 
-    check_sla()
+    run_check()
 
     ticket.refresh_from_db()
-    assert ticket.sla_state == SlaState.ACHIEVED
+    assert ticket.resolution_state == SlaState.ACHIEVED
     assert ticket.next_check_at is None
     assert smtp_settings.received() == []

@@ -666,24 +666,26 @@ def test_warning_sent_at_is_set_only_once_the_warning_is_delivered(
 ):
     ticket = make_ticket(due_in=2 * HOUR)
     deliver_due()
-    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "only the creation email"
+    assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at is None, (
+        "only the creation email"
+    )
 
     clock.move_to(T0 + HOUR)
     run_transitions()
     smtp_settings.stop()
     deliver_due()
-    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "server down"
+    assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at is None, "server down"
 
     smtp_settings.start()
     smtp_settings.refusing_temporarily = True
     clock.move_to(T0 + HOUR + MINUTE)
     deliver_due()
-    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at is None, "refused with 451"
+    assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at is None, "refused with 451"
 
     smtp_settings.refusing_temporarily = False
     clock.move_to(T0 + HOUR + 2 * MINUTE)
     deliver_due()
-    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == T0 + HOUR + 2 * MINUTE
+    assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at == T0 + HOUR + 2 * MINUTE
     assert smtp_settings.kinds() == ["created", "warning"]
 
 
@@ -708,8 +710,8 @@ def test_a_batch_of_warnings_stamps_their_tickets_in_one_statement(
     for ticket in tickets:
         sent_at = row(ticket, "warning").sent_at
         assert sent_at is not None
-        assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == sent_at
-    assert Ticket.objects.get(pk=moved.pk).warning_sent_at is None
+        assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at == sent_at
+    assert Ticket.objects.get(pk=moved.pk).resolution_warning_sent_at is None
 
 
 def test_creating_a_ticket_through_the_api_never_waits_for_smtp(clock, api, hanging_smtp_server):

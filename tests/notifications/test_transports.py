@@ -96,7 +96,7 @@ def test_the_tickets_side_stamps_a_warning_whatever_channel_delivered_it(
     deliver_due(transport=through(endpoint), on_sent=stamp_warnings_sent)
 
     assert [m["kind"] for m in endpoint.posted] == ["created", "warning"]
-    assert Ticket.objects.get(pk=ticket.pk).warning_sent_at == T0 + HOUR
+    assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at == T0 + HOUR
 
 
 def test_a_permanent_transport_error_fails_the_row_at_once(clock, make_ticket, endpoint):
@@ -185,7 +185,7 @@ def test_email_and_a_new_channel_share_the_outbox(clock, make_ticket, smtp_setti
 def test_email_is_the_channel_every_check_uses_by_default(clock, make_ticket, smtp_settings):
     ticket = make_ticket()
 
-    report = checker.check_sla()
+    report = checker.run_check()
 
     assert report.delivery.sent == 1
     assert [m.ticket_id for m in smtp_settings.received()] == [ticket.pk]

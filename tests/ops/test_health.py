@@ -20,7 +20,7 @@ from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
 from tests.processes import run
 from tests.smtp_server import free_port
-from tickets.checker import check_sla, deliver_due, run_state_changes
+from tickets.checker import deliver_due, run_check, run_state_changes
 from watchdog.health import BROKER_TIMEOUT_SECONDS
 
 SECOND = timedelta(seconds=1)
@@ -50,7 +50,7 @@ def failing(body):
 
 
 def test_it_answers_200_when_every_part_works(client, clock, db):
-    check_sla()
+    run_check()
 
     status, body = healthz(client)
 
@@ -61,7 +61,7 @@ def test_it_answers_200_when_every_part_works(client, clock, db):
 
 
 def test_it_tells_an_anonymous_caller_only_that_it_is_ok(client, clock, db):
-    check_sla()
+    run_check()
 
     response = client.get("/healthz")
 
@@ -77,7 +77,7 @@ def test_it_tells_an_anonymous_caller_only_that_it_is_unhealthy(client, db):
 
 
 def test_a_wrong_metrics_token_gets_the_anonymous_answer(client, clock, db):
-    check_sla()
+    run_check()
 
     response = client.get("/healthz", HTTP_AUTHORIZATION="Bearer " + "x" * 40)
 
@@ -85,7 +85,7 @@ def test_a_wrong_metrics_token_gets_the_anonymous_answer(client, clock, db):
 
 
 def test_a_staff_session_sees_the_details(client, clock, staff):
-    check_sla()
+    run_check()
     client.force_login(staff)
 
     body = client.get("/healthz").json()
@@ -100,7 +100,7 @@ def test_a_post_is_a_json_405_not_a_csrf_page(db):
 
 
 def test_with_the_token_it_says_when_the_checker_last_ran(client, clock, db):
-    check_sla()
+    run_check()
     clock.move_to(T0 + 7 * SECOND)
 
     _, body = healthz(client)
@@ -112,7 +112,7 @@ def test_with_the_token_it_says_when_the_checker_last_ran(client, clock, db):
 
 
 def test_without_a_broker_the_broker_check_passes_as_not_configured(client, clock, db):
-    check_sla()
+    run_check()
 
     _, body = healthz(client)
 
@@ -121,7 +121,7 @@ def test_without_a_broker_the_broker_check_passes_as_not_configured(client, cloc
 
 @pytest.mark.skipif(not redis_reachable(), reason="Redis is not reachable on 127.0.0.1:6379")
 def test_it_reaches_a_real_redis_broker(client, clock, db):
-    check_sla()
+    run_check()
 
     with celery_configured(broker_url="redis://127.0.0.1:6379/13"):
         status, body = healthz(client)
@@ -132,7 +132,7 @@ def test_it_reaches_a_real_redis_broker(client, clock, db):
 
 
 def test_it_answers_head_requests_for_probes(client, clock, db):
-    check_sla()
+    run_check()
 
     assert client.head("/healthz").status_code == 200
 
@@ -143,7 +143,7 @@ def test_it_refuses_writes(client, db):
 
 def test_probes_over_plain_http_are_not_redirected_to_https(client, clock, db, settings):
     settings.SECURE_SSL_REDIRECT = True
-    check_sla()
+    run_check()
 
     assert client.get("/api/tickets/").status_code == 301
     assert client.get("/healthz").status_code == 200
@@ -162,7 +162,7 @@ def test_it_answers_503_when_no_check_has_ever_run(client, db):
 
 
 def test_the_last_check_may_be_as_old_as_the_limit(client, clock, db, settings):
-    check_sla()
+    run_check()
     clock.move_to(T0 + settings.HEALTH_CHECKER_STALE_SECONDS * SECOND)
 
     status, _ = healthz(client)
@@ -171,7 +171,7 @@ def test_the_last_check_may_be_as_old_as_the_limit(client, clock, db, settings):
 
 
 def test_it_answers_503_when_the_last_check_is_older_than_the_limit(client, clock, db, settings):
-    check_sla()
+    run_check()
     clock.move_to(T0 + settings.HEALTH_CHECKER_STALE_SECONDS * SECOND + SECOND)
 
     status, body = healthz(client)
@@ -189,7 +189,7 @@ def test_it_reports_the_backlog_and_the_age_of_its_oldest_row(
     make_ticket(due_in=2 * HOUR)
     make_ticket(due_in=-MINUTE)  # created and missed
     smtp_settings.stop()
-    check_sla()  # every attempt fails; retried after SLA_RETRY_BASE_SECONDS
+    run_check()  # every attempt fails; retried after SLA_RETRY_BASE_SECONDS
     clock.move_to(T0 + 10 * SECOND)
     run_state_changes()
 
@@ -258,7 +258,7 @@ def test_it_shows_the_emails_given_up_on_lately_without_failing(
     client, clock, db, make_ticket, make_user, settings, smtp_settings
 ):
     make_ticket(due_in=2 * HOUR, owner=make_user("eve", email='"a\x1cb"@example.com'))
-    check_sla()  # that email fails for good at once
+    run_check()  # that email fails for good at once
 
     status, body = healthz(client)
     clock.shift(timedelta(seconds=settings.HEALTH_FAILED_WINDOW_SECONDS))
@@ -274,7 +274,7 @@ def test_it_shows_the_emails_given_up_on_lately_without_failing(
 
 
 def test_it_answers_503_when_the_broker_is_unreachable(client, clock, db):
-    check_sla()
+    run_check()
     port = free_port()  # nothing listens there
 
     with celery_configured(broker_url=f"redis://:hunter2@127.0.0.1:{port}/0"):
@@ -293,7 +293,7 @@ def test_it_answers_503_when_the_broker_is_unreachable(client, clock, db):
 def test_it_answers_503_within_seconds_when_the_broker_accepts_but_never_answers(
     client, clock, db, hanging_smtp_server
 ):
-    check_sla()
+    run_check()
     # A socket that takes connections and stays silent: a Redis that hangs.
     hung = f"redis://127.0.0.1:{hanging_smtp_server.port}/0"
 

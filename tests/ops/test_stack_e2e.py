@@ -293,7 +293,9 @@ def test_workers_and_beat_deliver_every_email_exactly_once(stack, smtp_server, m
     for ticket in entering:
         assert sorted(kinds[ticket.pk]) == ["created", "warning"]
     assert (
-        Ticket.objects.filter(pk__in=[t.pk for t in late + soon], sla_state="breached").count()
+        Ticket.objects.filter(
+            pk__in=[t.pk for t in late + soon], resolution_state="breached"
+        ).count()
         == 40
     )
 
@@ -332,7 +334,7 @@ def test_a_check_is_not_stuck_behind_a_delivery_backlog(stack, smtp_server, make
     backlog_left: list[int] = []
 
     def watched_at_risk() -> bool:
-        if Ticket.objects.get(pk=watched.pk).sla_state != "at_risk":
+        if Ticket.objects.get(pk=watched.pk).resolution_state != "at_risk":
             return False
         backlog_left.append(
             Notification.objects.filter(kind="created", status=DeliveryStatus.PENDING).count()

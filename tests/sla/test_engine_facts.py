@@ -48,9 +48,9 @@ def test_the_written_row_follows_sla_fields():
         next_check_at=None,
     )
     assert dict(zip(SLA_FIELDS, written.row(), strict=True)) == {
-        "sla_state": "breached",
-        "warning_threshold": 1,
-        "breached_at": T0,
+        "resolution_state": "breached",
+        "resolution_warning_threshold": 1,
+        "resolution_breached_at": T0,
         "first_response_state": "at_risk",
         "first_response_warning_threshold": 2,
         "first_response_breached_at": None,

@@ -11,7 +11,7 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError, close_old_connections
 from django.utils import timezone
 
-from tickets.checker import check_sla, seconds_until_next_due
+from tickets.checker import run_check, seconds_until_next_due
 from tickets.engine import preview
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Command(BaseCommand):
         elif options["loop"]:
             self._loop(max_interval=options["max_interval"])
         else:
-            self.stdout.write(check_sla().summary())
+            self.stdout.write(run_check().summary())
 
     def _dry_run(self) -> None:
         from notifications.models import DeliveryStatus, Notification
@@ -59,7 +59,7 @@ class Command(BaseCommand):
                 or "nothing"
             )
             self.stdout.write(
-                f"ticket {facts.id}: {facts.sla_state} -> "
+                f"ticket {facts.id}: {facts.resolution_state} -> "
                 f"{result.resolution.state}, would announce {announce}"
             )
         pending = Notification.objects.filter(
@@ -79,7 +79,7 @@ class Command(BaseCommand):
         while not stop.is_set():
             try:
                 close_old_connections()
-                report = check_sla()
+                report = run_check()
                 if report.state_changes or report.delivery.sent or report.delivery.retrying:
                     self.stdout.write(report.summary())
                 wait = seconds_until_next_due(ceiling=max_interval)
