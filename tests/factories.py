@@ -14,6 +14,7 @@ from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFacto
 
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
+from sla.enums import Priority
 from tests.durations import HOUR
 from tickets import services
 from tickets.models import Ticket
@@ -65,6 +66,12 @@ class PolicyFactory(factory.django.DjangoModelFactory[SlaPolicy]):
     @classmethod
     def _create(cls, model_class: type[SlaPolicy], *args: Any, **kwargs: Any) -> Any:
         return policy_services.create_policy(**kwargs)
+
+
+def urgent_policy(calendar: BusinessCalendar, **extra: Any) -> SlaPolicy:
+    """The tests' urgent policy: PolicyFactory's 4 hours to resolution, on `calendar`, for
+    urgent tickets; `extra` sets the targets and warnings a test is about."""
+    return PolicyFactory.create(name="Urgent", calendar=calendar, priority=Priority.URGENT, **extra)
 
 
 class TicketFactory(factory.django.DjangoModelFactory[Ticket]):

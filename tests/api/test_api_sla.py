@@ -19,12 +19,12 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from rest_framework.test import APIClient
 
-from policies import services as policy_services
 from policies.models import SlaPolicy
-from sla.enums import Priority, SlaState, Status
+from sla.enums import SlaState, Status
 from tests.calendars import berlin_office
 from tests.conftest import client_for
 from tests.durations import HOUR
+from tests.factories import urgent_policy
 from tickets import services
 from tickets.engine import run_transitions
 from tickets.models import Ticket
@@ -61,12 +61,8 @@ def thresholds(metric: dict[str, Any]) -> list[tuple[int, datetime | None, bool]
 
 @pytest.fixture
 def urgent(db: None) -> SlaPolicy:
-    office = berlin_office()
-    return policy_services.create_policy(
-        name="Urgent",
-        calendar=office,
-        priority=Priority.URGENT,
-        resolution_target=4 * HOUR,
+    return urgent_policy(
+        berlin_office(),
         first_response_target=HOUR,
         warning_lead_times=[3600],
         warning_percentages=[75],

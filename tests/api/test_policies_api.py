@@ -8,6 +8,7 @@ from rest_framework.test import APIClient
 from policies import services
 from policies.models import BusinessCalendar, OpeningHours, SlaPolicy
 from tests.conftest import client_for
+from tests.factories import urgent_policy
 from tickets.models import Ticket
 
 CALENDARS = "/api/calendars/"
@@ -40,9 +41,7 @@ def office(db) -> BusinessCalendar:
 
 @pytest.fixture
 def urgent(office) -> SlaPolicy:
-    return services.create_policy(
-        name="Urgent", calendar=office, priority="urgent", resolution_target=timedelta(hours=4)
-    )
+    return urgent_policy(office)
 
 
 def detail(base: str, pk: int) -> str:

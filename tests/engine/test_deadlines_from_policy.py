@@ -19,6 +19,7 @@ from policies.models import BusinessCalendar, SlaPolicy
 from sla.enums import Priority, SlaState
 from tests.calendars import berlin_office
 from tests.durations import HOUR
+from tests.factories import urgent_policy
 from tickets import policy_deadlines, services
 from tickets.engine import run_transitions
 from tickets.models import DeadlineSource, SlaEventKind, Ticket
@@ -52,9 +53,7 @@ def office(db) -> BusinessCalendar:
 
 @pytest.fixture
 def urgent(office) -> SlaPolicy:
-    return policy_services.create_policy(
-        name="Urgent", calendar=office, priority=Priority.URGENT, resolution_target=4 * HOUR
-    )
+    return urgent_policy(office)
 
 
 @pytest.fixture

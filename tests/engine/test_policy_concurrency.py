@@ -19,6 +19,7 @@ from sla.enums import Announcement, Metric, Priority, SlaState
 from tests.calendars import berlin_office
 from tests.checker_processes import side_by_side
 from tests.durations import HOUR
+from tests.factories import urgent_policy
 from tickets import services
 from tickets.checker import run_check
 from tickets.models import Ticket
@@ -43,11 +44,8 @@ def test_four_checkers_announce_every_threshold_of_both_metrics_exactly_once(
 ):
     settings.SLA_DELIVERY_BATCH_SIZE = 7
     office = berlin_office()
-    urgent = policy_services.create_policy(
-        name="Urgent",
-        calendar=office,
-        priority=Priority.URGENT,
-        resolution_target=4 * HOUR,
+    urgent = urgent_policy(
+        office,
         first_response_target=HOUR,
         warning_lead_times=[3600],
         warning_percentages=[50],
