@@ -82,7 +82,7 @@ def watched(browser: Browser, live_server: Any) -> Iterator[Watched]:
 
     def on_console(message: ConsoleMessage) -> None:
         if message.type == "error":
-            seen.errors.append(message.text)
+            seen.errors.append(f"{message.text} ({message.location.get('url', '')})")
 
     page.on("dialog", on_dialog)
     page.on("console", on_console)
