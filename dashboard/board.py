@@ -14,13 +14,12 @@ from typing import Any
 from django import forms
 from django.contrib.auth.models import AnonymousUser, User
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Coalesce
 
 from policies.models import SlaPolicy
-from sla.enums import ACTIVE_STATUSES, Metric, Priority, SlaState, choices
+from sla.enums import Metric, Priority, SlaState, choices
 from tickets.clocks import Clocks
 from tickets.explain import explain
-from tickets.models import Ticket
+from tickets.models import ACTIVE_STATUS_LIST, BOARD_ORDER, Ticket
 
 BOARD_MAX_ROWS = 100
 
@@ -106,16 +105,16 @@ def board_tickets(user: User | AnonymousUser, filters: dict[str, Any]) -> QueryS
     A breached ticket has no next breach: it sorts by its (past) deadline, so it comes
     before every ticket still running. Paused ones sort by their deadline as it stands.
     """
-    tickets = Ticket.objects.visible_to(user).filter(status__in=ACTIVE_STATUSES)
+    tickets = Ticket.objects.visible_to(user).filter(status__in=ACTIVE_STATUS_LIST)
     if filters.get("priority"):
         tickets = tickets.filter(priority=filters["priority"])
     if filters.get("state"):
         tickets = tickets.filter(state_filter(SlaState(filters["state"])))
     if filters.get("mine"):
         tickets = tickets.filter(owner_id=user.pk)
-    return tickets.select_related("owner").order_by(
-        Coalesce("next_breach_at", "deadline").asc(), "id"
-    )
+    # In the order of ticket_board_idx and ticket_owner_board_idx: a page reads 101 index
+    # entries, however many tickets are open.
+    return tickets.select_related("owner").order_by(BOARD_ORDER.asc(), "id")
 
 
 def build_board(user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime) -> Board:
