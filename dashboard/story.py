@@ -2,16 +2,18 @@
 
 One list, oldest first, of what set or moved a deadline (the timeline), the warning
 thresholds and deadlines of both metrics, and now, so a reader sees what has passed and
-what is ahead.
+what is ahead; and the same drawn on one time axis (`chart`), rendered by the template as
+an SVG (positions in attributes, colours in the stylesheet: no inline style).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from dashboard.board import METRIC_LABELS
+from sla.business_time import Calendar
 from sla.enums import Metric
 from tickets.models import SlaEventKind
 
@@ -91,3 +93,136 @@ def timeline(explained: dict[str, Any], *, now: datetime) -> list[Entry]:
 
 def _detail(detail: str) -> str:
     return f": {detail}" if detail else ""
+
+
+# --- the chart: both metrics over time, closed hours and pauses shaded ------------------
+
+CHART_WIDTH = 1000
+LANE_TOP = 8
+LANE_HEIGHT = 30
+LANE_GAP = 14
+AXIS_HEIGHT = 26
+TICKS = 5
+# Closed stretches beyond this many (a ticket open for months) are not shaded: the chart
+# would be all stripes, and the page would carry thousands of rectangles.
+MAX_CLOSED_SPANS = 300
+
+
+@dataclass(frozen=True)
+class Span:
+    x: float
+    width: float
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Marker:
+    x: float
+    # "threshold", "deadline" or "met" (a CSS class), or "tick" on the axis.
+    kind: str
+    label: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Lane:
+    label: str
+    y: int
+    pauses: list[Span]
+    markers: list[Marker]
+
+    @property
+    def label_y(self) -> int:
+        return self.y + LANE_HEIGHT // 2 + 4
+
+
+@dataclass(frozen=True)
+class Chart:
+    start: datetime
+    end: datetime
+    closed: list[Span]
+    # False when there were too many closed stretches to shade (MAX_CLOSED_SPANS).
+    shaded: bool
+    lanes: list[Lane]
+    now_x: float
+    ticks: list[Marker]
+    height: int
+    lanes_bottom: int
+    width: int = CHART_WIDTH
+
+
+def chart(
+    explained: dict[str, Any], *, calendar: Calendar, started_at: datetime, now: datetime
+) -> Chart:
+    """Both metrics on one time axis from the ticket's creation to past its last deadline:
+    the calendar's closed hours and the resolution's pauses shaded, each warning threshold,
+    deadline and first response or resolution marked, and now."""
+    metrics = [
+        (METRIC_LABELS[metric], explained[metric.value])
+        for metric in (Metric.FIRST_RESPONSE, Metric.RESOLUTION)
+        if explained[metric.value]["deadline"] is not None
+    ]
+    instants = [_utc(started_at), _utc(now)]
+    for _, found in metrics:
+        instants.append(_utc(found["deadline"]))
+        if found["met_at"] is not None:
+            instants.append(_utc(found["met_at"]))
+    first, last = min(instants), max(instants)
+    margin = max((last - first) * 0.04, timedelta(minutes=5))
+    start, end = first - margin, last + margin
+    length = end - start
+
+    def x(at: datetime) -> float:
+        return round(min(max((_utc(at) - start) / length, 0.0), 1.0) * CHART_WIDTH, 2)
+
+    def span(opens: datetime, closes: datetime) -> Span:
+        return Span(x(opens), round(x(closes) - x(opens), 2), opens, closes)
+
+    open_spans = calendar.open_spans(start, end)
+    closed: list[Span] = []
+    edge = start
+    for opens, closes in [*open_spans, (end, end)]:
+        if _utc(opens) > edge:
+            closed.append(span(edge, _utc(opens)))
+        edge = max(edge, _utc(closes))
+    shaded = len(closed) <= MAX_CLOSED_SPANS
+    lanes = []
+    for index, (label, found) in enumerate(metrics):
+        markers = [
+            Marker(x(threshold["at"]), "threshold", f"{label}: warning threshold", threshold["at"])
+            for threshold in found["thresholds"]
+        ]
+        markers.append(
+            Marker(x(found["deadline"]), "deadline", f"{label}: deadline", found["deadline"])
+        )
+        if found["met_at"] is not None:
+            markers.append(Marker(x(found["met_at"]), "met", f"{label}: met", found["met_at"]))
+        pauses = [
+            span(_utc(pause["started_at"]), _utc(pause["ended_at"] or now))
+            for pause in found.get("pauses", [])
+        ]
+        lanes.append(Lane(label, LANE_TOP + index * (LANE_HEIGHT + LANE_GAP), pauses, markers))
+    lanes_bottom = LANE_TOP + len(lanes) * (LANE_HEIGHT + LANE_GAP) - LANE_GAP
+    ticks = [
+        Marker(
+            x(start + length * step / (TICKS - 1)), "tick", "", start + length * step / (TICKS - 1)
+        )
+        for step in range(TICKS)
+    ]
+    return Chart(
+        start=start,
+        end=end,
+        closed=closed if shaded else [],
+        shaded=shaded,
+        lanes=lanes,
+        now_x=x(now),
+        ticks=ticks,
+        height=lanes_bottom + AXIS_HEIGHT,
+        lanes_bottom=lanes_bottom,
+    )
+
+
+def _utc(at: datetime) -> datetime:
+    # Two datetimes of one zone subtract as wall clocks (an hour off across DST): UTC.
+    return at.astimezone(UTC)

@@ -23,10 +23,11 @@ from rest_framework.exceptions import Throttled
 
 from dashboard.board import BoardFilters, build_board
 from dashboard.signin import enforce_sign_in_limits
-from dashboard.story import timeline
+from dashboard.story import chart, timeline
 from dashboard.timezones import display_zone
 from notifications.models import Notification
 from tickets import services
+from tickets.clocks import Clocks
 from tickets.explain import explain_ticket
 from tickets.models import Ticket
 from watchdog.ratelimits import RateLimiterUnavailable
@@ -141,6 +142,12 @@ def story(request: HttpRequest, pk: str) -> HttpResponse:
                 "first_response": explained["first_response"],
                 "resolution": explained["resolution"],
                 "entries": timeline(explained, now=now),
+                "chart": chart(
+                    explained,
+                    calendar=Clocks().for_policy(ticket.policy_id).calendar,
+                    started_at=ticket.created_at,
+                    now=now,
+                ),
                 "notifications": reversed(notifications),
                 "now": now,
             },

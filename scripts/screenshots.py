@@ -48,7 +48,7 @@ def demo_data() -> int:
         name="Berlin office",
         time_zone="Europe/Berlin",
         holiday_country="DE",
-        opening_hours=[(weekday, clock_time(8), clock_time(20)) for weekday in range(7)],
+        opening_hours=[(weekday, clock_time(9), clock_time(17)) for weekday in range(5)],
     )
     policy_services.create_policy(
         name="Urgent",

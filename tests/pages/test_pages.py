@@ -469,3 +469,54 @@ def test_the_display_zone_is_the_browsers_when_it_is_a_real_zone(rf, cookie, zon
 )
 def test_durations_read_as_people_write_them(seconds, text):
     assert duration(seconds) == text
+
+
+def test_the_story_chart_shades_closed_hours_and_pauses_and_marks_the_deadlines(
+    signed_in, clock, make_ticket
+):
+    berlin = ZoneInfo("Europe/Berlin")
+    policy_services.create_policy(
+        name="urgent",
+        calendar=berlin_office(),
+        priority=Priority.URGENT,
+        resolution_target=4 * HOUR,
+        first_response_target=HOUR,
+    )
+    # Friday 16:00: first response due 17:00, resolution Monday 12:00; pending on Monday
+    # from 10:00 to 11:00 moves it to 13:00.
+    clock.move_to(datetime(2026, 3, 13, 16, tzinfo=berlin))
+    ticket = make_ticket(deadline=None, priority=Priority.URGENT)
+    clock.move_to(datetime(2026, 3, 16, 10, tzinfo=berlin))
+    services.update_ticket(ticket=ticket, status=Status.PENDING)
+    clock.move_to(datetime(2026, 3, 16, 11, tzinfo=berlin))
+    services.update_ticket(ticket=ticket, status=Status.OPEN)
+    clock.move_to(datetime(2026, 3, 16, 11, 30, tzinfo=berlin))
+
+    response = signed_in.get(f"/tickets/{ticket.pk}/")
+    found = response.context["chart"]
+    html = response.content.decode()
+
+    saturday_noon = datetime(2026, 3, 14, 12, tzinfo=berlin)
+    assert any(span.start <= saturday_noon < span.end for span in found.closed)
+    assert not any(
+        span.start <= datetime(2026, 3, 16, 9, 30, tzinfo=berlin) < span.end
+        for span in found.closed
+    )
+    first_response, resolution = found.lanes
+    (pause,) = resolution.pauses
+    assert (pause.start, pause.end) == (
+        datetime(2026, 3, 16, 9, tzinfo=UTC),
+        datetime(2026, 3, 16, 10, tzinfo=UTC),
+    )
+    deadlines = {
+        lane.label: m.at for lane in found.lanes for m in lane.markers if m.kind == "deadline"
+    }
+    assert deadlines == {
+        "First response": datetime(2026, 3, 13, 17, tzinfo=berlin),
+        "Resolution": datetime(2026, 3, 16, 13, tzinfo=berlin),
+    }
+    xs = [m.x for m in first_response.markers + resolution.markers if m.kind == "deadline"]
+    assert 0 < xs[0] < pause.x < xs[1] < found.width
+    assert pause.x < found.now_x < xs[1]
+    assert html.count('class="closed"') == len(found.closed)
+    assert " style=" not in html
