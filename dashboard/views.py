@@ -97,10 +97,9 @@ def board(request: HttpRequest) -> HttpResponse:
     filters = BoardFilters(request.GET)
     valid = filters.is_valid()
     now = timezone.now()
-    found = build_board(request.user, filters.cleaned_data if valid else {}, now=now)
     context = {
         "filters": filters,
-        "board": found if valid else None,
+        "board": build_board(request.user, filters.cleaned_data, now=now) if valid else None,
         "now": now,
         "refresh_url": request.get_full_path(),
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
@@ -121,10 +120,11 @@ def board(request: HttpRequest) -> HttpResponse:
 @require_GET
 @signed_in
 def story(request: HttpRequest, pk: str) -> HttpResponse:
-    ticket = get_object_or_404(
-        Ticket.objects.visible_to(request.user).select_related("owner"),
-        pk=int(pk),
-    )
+    ticket = Ticket.objects.visible_to(request.user).select_related("owner").filter(pk=pk).first()
+    if ticket is None:
+        # The same page whether the ticket does not exist or is someone else's. HTML, for
+        # a person: the project's handler404 answers JSON, for API clients.
+        return render(request, "dashboard/not_found.html", status=404)
     now = timezone.now()
     explained = explain_ticket(ticket, now=now)
     notifications = list(

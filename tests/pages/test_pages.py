@@ -4,6 +4,7 @@ The browser tests (test_board_in_browser.py) prove the same pages in Chromium; t
 the fast ones, for the rules a page shares with the API.
 """
 
+import re
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,6 +33,10 @@ XSS = "<img src=x onerror=alert(1)>"
 def signed_in(client: Client, alice) -> Client:
     client.force_login(alice)
     return client
+
+
+def without_csrf_token(response) -> str:
+    return re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", response.content.decode())
 
 
 def board_titles(response) -> list[str]:
@@ -129,6 +134,13 @@ def test_the_pages_allow_only_their_own_scripts_and_styles(signed_in, make_ticke
         assert policy["script-src"] == "'self'", path
         assert policy["style-src"] == "'self'", path
         assert policy["default-src"] == "'none'", path
+
+
+def test_no_cache_keeps_a_signed_in_page(signed_in, make_ticket):
+    ticket = make_ticket()
+
+    for path in ["/board/", f"/tickets/{ticket.pk}/"]:
+        assert "no-store" in signed_in.get(path)["Cache-Control"], path
 
 
 # --- the board ------------------------------------------------------------------------------
@@ -397,9 +409,14 @@ def test_a_ticket_another_user_owns_is_a_404(client, bob, make_ticket):
     client.force_login(bob)
 
     response = client.get(f"/tickets/{ticket.pk}/")
+    missing = client.get(f"/tickets/{ticket.pk + 1}/")
 
     assert response.status_code == 404
     assert "alice's secret" not in response.content.decode()
+    # Someone else's ticket and no ticket at all read the same (but for the CSRF token,
+    # masked afresh on every page).
+    assert without_csrf_token(response) == without_csrf_token(missing)
+    assert "No such ticket among those you may see" in response.content.decode()
 
 
 def test_a_ticket_id_too_large_is_a_404_not_an_error(signed_in):
