@@ -102,6 +102,9 @@ def board(request: HttpRequest) -> HttpResponse:
         "board": build_board(request.user, filters.cleaned_data, now=now) if valid else None,
         "now": now,
         "refresh_url": request.get_full_path(),
+        # One reverse() per page instead of two per row (story and respond), which cost a
+        # sixth of the board's render time.
+        "tickets_url": reverse("story", kwargs={"pk": "0"}).removesuffix("0/"),
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
     partial = getattr(request, "htmx", False)
