@@ -228,6 +228,30 @@ class Calendar:
             elapsed += self._year(number).total
         return timedelta(microseconds=elapsed)
 
+    def open_spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
+        """The open intervals between two instants, clipped to them, oldest first, in the
+        time zone of `start` (what a timeline shades as open; the rest is closed).
+
+        An interval that runs over a local new year comes as two that touch.
+        """
+        from_at = _microseconds(start)
+        to_at = _microseconds(end)
+        spans: list[tuple[datetime, datetime]] = []
+        if to_at <= from_at:
+            return spans
+        year = self._year_at(from_at)
+        while True:
+            bounds = year.bounds
+            for k in range(bisect_right(bounds, from_at) & ~1, len(bounds), 2):
+                opens, closes = max(bounds[k], from_at), min(bounds[k + 1], to_at)
+                if opens >= to_at:
+                    break
+                if opens < closes:
+                    spans.append((_instant(opens, start.tzinfo), _instant(closes, start.tzinfo)))
+            if year.end >= to_at:
+                return spans
+            year = self._year(year.year + 1)
+
     # --- precomputed years ------------------------------------------------------------
 
     def _year(self, number: int) -> _Year:

@@ -6,6 +6,7 @@ policy per pass.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -71,6 +72,12 @@ class Clocks:
         self._thresholds: dict[tuple[int | None, str, bool], Thresholds] = {}
         if known is not None:
             self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
+
+    def remember(self, policies: Iterable[SlaPolicy]) -> None:
+        """Policies the caller has read (with their calendars) in one query: the pages read
+        a page's policies at once instead of one query per policy met."""
+        for policy in policies:
+            self._clocks[policy.pk] = PolicyClock.of(policy, default_warning=self.default_warning)
 
     def for_policy(self, policy_id: int | None) -> PolicyClock:
         clock = self._clocks.get(policy_id)

@@ -6,7 +6,8 @@ from typing import TYPE_CHECKING, Any
 from django.apps import apps
 from django.conf import settings
 from django.db import models
-from django.db.models import Case, Q, Value, When
+from django.db.models import Case, F, Q, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from sla.enums import PRIORITY_RANK, UNTRACKED, Metric, Priority, SlaState, Status, choices
@@ -19,6 +20,13 @@ if TYPE_CHECKING:
 # saved by other code (a script, an import, loaddata, another app): long past, so that the
 # next check takes it first, through the same index as every other due ticket.
 UNASSESSED = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+# The open and pending statuses in one fixed order: a partial index's condition and the
+# queries it serves must spell the list alike for PostgreSQL to match them.
+ACTIVE_STATUS_LIST = [Status.OPEN.value, Status.PENDING.value]
+# The at-risk board's order: the next breach, else (breached) the deadline.
+BOARD_ORDER = Coalesce(F("next_breach_at"), F("deadline"))
 
 
 class DeadlineSource(models.TextChoices):
@@ -177,6 +185,22 @@ class Ticket(models.Model):
                 fields=["next_breach_at", "id"],
                 condition=Q(next_breach_at__isnull=False),
                 name="ticket_breach_idx",
+            ),
+            # The at-risk board (dashboard.board): open and pending tickets by next breach,
+            # a breached one (no next breach) by its past deadline, the first 100. Without
+            # these, every page sorted all of the open tickets (150 ms at 60k open).
+            models.Index(
+                BOARD_ORDER,
+                F("id"),
+                condition=Q(status__in=ACTIVE_STATUS_LIST),
+                name="ticket_board_idx",
+            ),
+            models.Index(
+                F("owner"),
+                BOARD_ORDER,
+                F("id"),
+                condition=Q(status__in=ACTIVE_STATUS_LIST),
+                name="ticket_owner_board_idx",
             ),
         ]
 

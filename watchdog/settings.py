@@ -77,11 +77,13 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
+    "django_htmx",
     "watchdog",
     "accounts",
     "tickets",
     "notifications",
     "policies",
+    "dashboard",
 ]
 
 MIDDLEWARE = [
@@ -92,6 +94,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # request.htmx: the board answers its own refreshes with the table alone.
+    "django_htmx.middleware.HtmxMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "csp.middleware.CSPMiddleware",
     "watchdog.cache_control.NoStoreForCredentialsMiddleware",
@@ -392,6 +396,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 256 * 1024,
 
 # --- Auth ---------------------------------------------------------------------------------
 
+# The pages (dashboard/): a session from the sign-in form, the board after it.
+LOGIN_URL = "sign-in"
+LOGIN_REDIRECT_URL = "board"
+LOGOUT_REDIRECT_URL = "sign-in"
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -457,6 +466,11 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.request": {"level": "ERROR"}},
 }
+
+# --- Pages --------------------------------------------------------------------------------
+
+# The at-risk board refreshes its table on its own this often (htmx polling), in seconds.
+DASHBOARD_REFRESH_SECONDS = env_int("DASHBOARD_REFRESH_SECONDS", 30, minimum=1)
 
 # --- Operations: /healthz and /metrics ------------------------------------------------------
 

@@ -1,6 +1,5 @@
 from django.contrib import admin
 from django.urls import include, path, re_path
-from django.views.generic import RedirectView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from watchdog.health import healthz
@@ -8,8 +7,8 @@ from watchdog.metrics import metrics
 from watchdog.views import not_found
 
 urlpatterns = [
-    # Nothing lives at the root yet: send a visitor to the API's documentation.
-    path("", RedirectView.as_view(pattern_name="docs"), name="home"),
+    # The pages: / is the at-risk board when signed in, the sign-in form otherwise.
+    path("", include("dashboard.urls")),
     path("admin/", admin.site.urls),
     # Operations: unauthenticated health for probes, protected metrics for Prometheus.
     path("healthz", healthz, name="healthz"),

@@ -279,13 +279,6 @@ def test_the_schema_documents_the_414_gunicorn_answers_for_a_long_request_line(s
     assert all("414" in operation["responses"] for operation in operations)
 
 
-def test_the_root_sends_a_visitor_to_the_api_docs(client):
-    response = client.get("/")
-
-    assert response.status_code == 302
-    assert response["Location"] == "/api/docs/"
-
-
 def test_try_it_out_prefills_no_filter_of_the_ticket_list(client):
     """Swagger UI fills each parameter's example into its form: a filter would hide tickets."""
     schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()

@@ -842,3 +842,37 @@ def test_add_after_subtract_reaches_the_last_open_moment_before_the_end(case, da
     assert calendar.between(reached, end) == timedelta(0)
     if calendar.is_open(in_utc(end) - MICROSECOND):
         assert in_utc(reached) == in_utc(end)
+
+
+def test_open_spans_are_the_open_hours_clipped_to_the_range():
+    # Friday 16:00 to Tuesday 12:00 on Mon-Fri 9-17: Friday's last hour, Monday, Tuesday's
+    # morning; the weekend is closed.
+    spans = NINE_TO_FIVE.open_spans(
+        datetime(2026, 3, 13, 16, tzinfo=BERLIN), datetime(2026, 3, 17, 12, tzinfo=BERLIN)
+    )
+
+    assert spans == [
+        (datetime(2026, 3, 13, 16, tzinfo=BERLIN), datetime(2026, 3, 13, 17, tzinfo=BERLIN)),
+        (datetime(2026, 3, 16, 9, tzinfo=BERLIN), datetime(2026, 3, 16, 17, tzinfo=BERLIN)),
+        (datetime(2026, 3, 17, 9, tzinfo=BERLIN), datetime(2026, 3, 17, 12, tzinfo=BERLIN)),
+    ]
+    assert NINE_TO_FIVE.open_spans(spans[-1][1], spans[0][0]) == []
+
+
+@REFERENCE_SETTINGS
+@given(case=calendar_and_start(), span=st.integers(-3600, 9 * 86_400))
+def test_open_spans_add_up_to_between_and_are_open_inside(case, span):
+    calendar, start = case
+    end = later(start, span)
+
+    # In UTC: two datetimes of one zone subtract as wall clocks, across a DST change too.
+    spans = [(in_utc(opens), in_utc(closes)) for opens, closes in calendar.open_spans(start, end)]
+
+    assert sum((closes - opens for opens, closes in spans), timedelta(0)) == calendar.between(
+        start, end
+    )
+    for opens, closes in spans:
+        assert in_utc(start) <= opens < closes <= in_utc(end)
+        assert calendar.is_open(opens)
+        assert calendar.between(opens, closes) == closes - opens
+    assert spans == sorted(spans)

@@ -1,0 +1,14 @@
+from django.urls import path, re_path
+
+from dashboard import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("sign-in/", views.SignInView.as_view(), name="sign-in"),
+    path("sign-out/", views.SignOutView.as_view(), name="sign-out"),
+    path("board/", views.board, name="board"),
+    # Ids are numbers of at most 18 digits (as the API's): anything else is a 404, never
+    # a database error.
+    re_path(r"^tickets/(?P<pk>[0-9]{1,18})/$", views.story, name="story"),
+    re_path(r"^tickets/(?P<pk>[0-9]{1,18})/respond/$", views.respond, name="respond"),
+]

@@ -1,0 +1,176 @@
+"""The pages: sign-in and sign-out (Django's auth views), the at-risk board, a ticket's
+SLA story, and responding from the board. Server-rendered; what a user may see is the
+API's rule, Ticket.objects.visible_to, and a ticket beyond it is a 404."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from csp.decorators import csp_replace
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.cache import patch_vary_headers
+from django.utils.decorators import method_decorator
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
+from rest_framework.exceptions import Throttled
+
+from dashboard.board import BoardFilters, build_board
+from dashboard.signin import enforce_sign_in_limits
+from dashboard.story import chart, timeline
+from dashboard.timezones import display_zone
+from notifications.models import Notification
+from tickets import services
+from tickets.clocks import Clocks
+from tickets.explain import explain_ticket
+from tickets.models import Ticket
+from watchdog.ratelimits import RateLimiterUnavailable
+
+# The pages need no inline style at all (htmx's indicator styles are switched off in
+# base.html), so their policy is stricter than the API docs' and the admin's.
+strict_styles = csp_replace({"style-src": ["'self'"]})
+# A story lists the ticket's latest notifications, at most this many.
+STORY_NOTIFICATIONS = 200
+
+View = Callable[..., HttpResponseBase]
+
+
+def signed_in(view: View) -> View:
+    """Like login_required; an htmx refresh after the session ended reloads the whole
+    page onto the sign-in form instead of swapping the form into the table."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
+        if not request.user.is_authenticated:
+            if getattr(request, "htmx", False):
+                return HttpResponseClientRedirect(reverse(settings.LOGIN_URL))
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@require_GET
+def home(request: HttpRequest) -> HttpResponse:
+    return redirect("board" if request.user.is_authenticated else settings.LOGIN_URL)
+
+
+@method_decorator(strict_styles, name="dispatch")
+class SignInView(LoginView):
+    template_name = "dashboard/sign_in.html"
+    redirect_authenticated_user = True
+
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        try:
+            enforce_sign_in_limits(request)
+        except Throttled as exc:
+            response = self.render_to_response(
+                self.get_context_data(limited=True, form=self.get_form_class()(request)),
+                status=429,
+            )
+            wait = getattr(exc, "wait", None)
+            if wait is not None:
+                response["Retry-After"] = str(int(wait))
+            return response
+        except RateLimiterUnavailable:
+            return self.render_to_response(
+                self.get_context_data(unavailable=True, form=self.get_form_class()(request)),
+                status=503,
+            )
+        return super().post(request, *args, **kwargs)
+
+
+class SignOutView(LogoutView):
+    """POST only (Django's LogoutView refuses GET): a link cannot sign anyone out."""
+
+
+@strict_styles
+@require_GET
+@signed_in
+def board(request: HttpRequest) -> HttpResponse:
+    filters = BoardFilters(request.GET)
+    valid = filters.is_valid()
+    now = timezone.now()
+    context = {
+        "filters": filters,
+        "board": build_board(request.user, filters.cleaned_data, now=now) if valid else None,
+        "now": now,
+        "refresh_url": request.get_full_path(),
+        # One reverse() per page instead of two per row (story and respond), which cost a
+        # sixth of the board's render time.
+        "tickets_url": reverse("story", kwargs={"pk": "0"}).removesuffix("0/"),
+        "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
+    }
+    partial = getattr(request, "htmx", False)
+    with timezone.override(display_zone(request)):
+        response = render(
+            request,
+            "dashboard/_board_table.html" if partial else "dashboard/board.html",
+            context,
+            status=200 if valid else 400,
+        )
+    patch_vary_headers(response, ["HX-Request"])
+    return response
+
+
+@strict_styles
+@require_GET
+@signed_in
+def story(request: HttpRequest, pk: str) -> HttpResponse:
+    ticket = Ticket.objects.visible_to(request.user).select_related("owner").filter(pk=pk).first()
+    if ticket is None:
+        # The same page whether the ticket does not exist or is someone else's. HTML, for
+        # a person: the project's handler404 answers JSON, for API clients.
+        return render(request, "dashboard/not_found.html", status=404)
+    now = timezone.now()
+    explained = explain_ticket(ticket, now=now)
+    notifications = list(
+        Notification.objects.filter(ticket=ticket).order_by("-created_at", "-id")[
+            :STORY_NOTIFICATIONS
+        ]
+    )
+    with timezone.override(display_zone(request)):
+        return render(
+            request,
+            "dashboard/story.html",
+            {
+                "ticket": ticket,
+                "explained": explained,
+                "first_response": explained["first_response"],
+                "resolution": explained["resolution"],
+                "entries": timeline(explained, now=now),
+                "chart": chart(
+                    explained,
+                    calendar=Clocks().for_policy(ticket.policy_id).calendar,
+                    started_at=ticket.created_at,
+                    now=now,
+                ),
+                "notifications": reversed(notifications),
+                "now": now,
+            },
+        )
+
+
+@require_POST
+@signed_in
+def respond(request: HttpRequest, pk: str) -> HttpResponseRedirect:
+    """The board's Respond button: tickets.services.respond, as POST /api/tickets/<id>/respond/."""
+    ticket = get_object_or_404(Ticket.objects.visible_to(request.user), pk=int(pk))
+    try:
+        services.respond(ticket=ticket)
+    except services.AlreadyResponded as exc:
+        messages.info(request, f"“{ticket.title}”: {exc}")
+    else:
+        messages.success(request, f"First response recorded for “{ticket.title}”.")
+    target = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        target = reverse("board")
+    return HttpResponseRedirect(target)
