@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "csp",
     "watchdog",
     "accounts",
+    "people",
     "tickets",
     "notifications",
     "policies",
