@@ -1,4 +1,4 @@
-"""Team writes: the teams API and the admin call these (staff only, both)."""
+"""Team and profile writes: the API and the admin call these."""
 
 from __future__ import annotations
 
@@ -8,9 +8,13 @@ from typing import Any
 from django.contrib.auth.models import User
 from django.db import transaction
 
-from people.models import Team
+from people.models import Profile, Team
+from people.validation import validate_quiet_hours
 
 TEAM_FIELDS = frozenset({"name", "lead", "escalation_contact"})
+PROFILE_FIELDS = frozenset(
+    {"time_zone", "quiet_hours_start", "quiet_hours_end", "quiet_calendar", "email_enabled"}
+)
 
 
 def create_team(*, name: str, members: Iterable[User] = (), **fields: Any) -> Team:
@@ -41,3 +45,27 @@ def _refuse_unknown(fields: dict[str, Any]) -> None:
     unknown = set(fields) - TEAM_FIELDS - {"name"}
     if unknown:
         raise TypeError(f"not team fields: {', '.join(sorted(unknown))}")
+
+
+def profile_of(user: User) -> Profile:
+    """The user's profile, made with the defaults (UTC, no quiet hours, email on) on first use.
+
+    get_or_create: two first requests at once make one row (the loser reads the winner's).
+    """
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def update_profile(*, user: User, **changes: Any) -> Profile:
+    """Change a user's profile; quiet hours are checked as they will be, both ends together."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise TypeError(f"not profile fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        profile_of(user)
+        profile = Profile.objects.select_for_update().get(user=user)
+        for field, value in changes.items():
+            setattr(profile, field, value)
+        validate_quiet_hours(profile.quiet_hours_start, profile.quiet_hours_end)
+        profile.save()
+    return profile

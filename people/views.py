@@ -1,17 +1,18 @@
-"""The teams API: everyone reads their own teams, staff read and write all of them."""
+"""The teams API (everyone reads their own teams, staff read and write all of them) and
+/api/me/ (your own profile)."""
 
 from typing import cast
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import permissions, viewsets
+from rest_framework import generics, permissions, viewsets
 from rest_framework.request import Request
 from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from people import services
-from people.models import Team
-from people.serializers import TeamSerializer
+from people.models import Profile, Team
+from people.serializers import MeSerializer, TeamSerializer
 from watchdog.authentication import request_user
 from watchdog.pagination.numbered import StrictPageNumberPagination
 
@@ -68,3 +69,29 @@ class TeamViewSet(viewsets.ModelViewSet[Team]):
     def perform_destroy(self, instance: Team) -> None:
         # Its tickets stay, in no team (SET_NULL): their owners and assignees still see them.
         instance.delete()
+
+
+@extend_schema_view(
+    get=extend_schema(responses={200: MeSerializer, **_COMMON}),
+    patch=extend_schema(
+        responses={
+            200: MeSerializer,
+            400: OpenApiResponse(description="A value not understood, naming its field."),
+            **_COMMON,
+        }
+    ),
+)
+class MeView(generics.RetrieveUpdateAPIView[Profile]):
+    """Your username, email and teams, and your profile: time zone, quiet hours, channels."""
+
+    serializer_class = MeSerializer
+    permission_classes = [permissions.IsAuthenticated]
+    http_method_names = ["get", "patch", "head", "options"]
+
+    def get_object(self) -> Profile:
+        return services.profile_of(request_user(self.request))
+
+    def perform_update(self, serializer: BaseSerializer[Profile]) -> None:
+        serializer.instance = services.update_profile(
+            user=request_user(self.request), **serializer.validated_data
+        )
