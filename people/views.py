@@ -37,7 +37,14 @@ _ONE = {404: OpenApiResponse(description="No such team among yours (staff: at al
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: TeamSerializer(many=True), **_COMMON}),
+    list=extend_schema(
+        responses={
+            200: TeamSerializer(many=True),
+            400: OpenApiResponse(description="A `page_size` that is not a number."),
+            404: OpenApiResponse(description="Invalid page."),
+            **_COMMON,
+        }
+    ),
     retrieve=extend_schema(responses={200: TeamSerializer, **_COMMON, **_ONE}),
     create=extend_schema(responses={201: TeamSerializer, 400: OpenApiResponse(), **_WRITE}),
     update=extend_schema(responses={200: TeamSerializer, 400: OpenApiResponse(), **_WRITE, **_ONE}),
