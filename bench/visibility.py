@@ -174,6 +174,8 @@ def report(user: Any, args: argparse.Namespace) -> None:
     branches = visibility_branches(user) or [Q()]
     visible = Ticket.objects.visible_to(user).order_by("deadline", "id")
     unscoped = Ticket.objects.order_by("deadline", "id")
+    by_rank = Ticket.objects.order_by("-priority_rank", "deadline", "id")
+    by_created = Ticket.objects.order_by("created_at", "deadline", "id")
     total = visible.count()
     cursor_row = visible[500]
     after = Q(deadline__gte=cursor_row.deadline) & (
@@ -193,6 +195,10 @@ def report(user: Any, args: argparse.Namespace) -> None:
         ("or, cursor page", [visible.filter(after)[:51]]),
         ("branches, cursor page", [unscoped.filter(b, after)[:51] for b in branches]),
         ("branches + OR, cursor", [visible.filter(b, after)[:51] for b in branches]),
+        # ?ordering=-priority's first part (urgent, a rank team tickets lack here), and
+        # ?ordering=created_at, which no assignee or team index serves.
+        ("branches, urgent rank", [by_rank.filter(b, priority_rank=3)[:51] for b in branches]),
+        ("branches, created_at", [by_created.filter(b)[:51] for b in branches]),
     ]
     for name, querysets in cases:
         took = 0.0
