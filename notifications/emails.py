@@ -22,6 +22,13 @@ _HEADLINES = {
     (Metric.FIRST_RESPONSE, Announcement.MISSED): "First response missed",
 }
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+def headline(notification: Notification) -> str:
+    """What the notification announces, in a few words ("SLA at risk"), for every channel."""
+    return _HEADLINES[Metric(notification.metric), Announcement(notification.kind)]
+
+
 # Control characters and line breaks of any kind: a title must never start a new header.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
@@ -101,9 +108,9 @@ def build_message(
     connection: BaseEmailBackend | None = None,
 ) -> EmailMultiAlternatives:
     ticket = notification.ticket
-    headline = _HEADLINES[Metric(notification.metric), Announcement(notification.kind)]
+    announced = headline(notification)
     context = {
-        "headline": headline,
+        "headline": announced,
         "kind": notification.kind,
         "metric": notification.metric,
         "time_left": _time_left(notification.threshold),
@@ -113,7 +120,9 @@ def build_message(
         "deadline_relative": describe_deadline(notification.deadline, now),
     }
     message = FormattedOnce(
-        subject=literal_header(f"[SLA Watchdog] {headline}: #{ticket.pk} {one_line(ticket.title)}"),
+        subject=literal_header(
+            f"[SLA Watchdog] {announced}: #{ticket.pk} {one_line(ticket.title)}"
+        ),
         body=render_to_string("notifications/email.txt", context),
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[recipient],

@@ -112,3 +112,4 @@ def no_rate_limits(settings: Any) -> None:
 
 # Real mail servers on loopback (tests/smtp_server.py), shared by every test module.
 from tests.smtp_server import hanging_smtp_server, smtp_server, smtp_settings  # noqa: E402, F401
+from tests.webhook_receiver import receiver  # noqa: E402, F401

@@ -1,4 +1,4 @@
-"""factory_boy factories: users, tickets, business calendars and SLA policies.
+"""factory_boy factories: users, teams, tickets, business calendars and SLA policies.
 
 Tickets, calendars and policies are made through their services, as the API makes them,
 so their deadlines, SLA state and timeline are what production would store. Pass a
@@ -12,6 +12,8 @@ from django.contrib.auth.models import User
 from django.utils import timezone
 from factory.declarations import LazyAttribute, LazyFunction, Sequence, SubFactory
 
+from people import services as people_services
+from people.models import Team
 from policies import services as policy_services
 from policies.models import BusinessCalendar, SlaPolicy
 from sla.enums import Priority
@@ -35,6 +37,19 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
     def _create(cls, model_class: type[User], *args: Any, **kwargs: Any) -> Any:
         # As registration does: the username and email normalised, the password hashed.
         return model_class.objects.create_user(*args, **kwargs)
+
+
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
+    """A team, made by people.services; pass `members=[...]` and `lead=`."""
+
+    class Meta:
+        model = Team
+
+    name = Sequence(lambda n: f"Team {n}")
+
+    @classmethod
+    def _create(cls, model_class: type[Team], *args: Any, **kwargs: Any) -> Any:
+        return people_services.create_team(**kwargs)
 
 
 class CalendarFactory(factory.django.DjangoModelFactory[BusinessCalendar]):

@@ -6,7 +6,7 @@ from django.forms import ModelForm
 from django.http import HttpRequest
 
 from policies.models import SlaPolicy
-from tickets import policy_deadlines, services
+from tickets import assignment, policy_deadlines, services
 from tickets.models import DeadlineSource, Ticket
 
 
@@ -30,19 +30,42 @@ class TicketAdminForm(ModelForm[Ticket]):
                 )
             except ValidationError as exc:
                 self.add_error(None, exc)
+        owner = cleaned.get("owner") or getattr(ticket, "owner", None)
+        if owner is not None and {"assignee", "team"} & set(self.changed_data):
+            try:  # staff may assign anyone; an assignee must still be in the ticket's team
+                assignment.check(
+                    actor=None,
+                    owner_id=owner.pk,
+                    old_assignee_id=ticket.assignee_id,
+                    old_team=ticket.team if ticket.team_id is not None else None,
+                    assignee=cleaned.get("assignee"),
+                    team=cleaned.get("team"),
+                )
+            except assignment.AssignmentInvalid as exc:
+                self.add_error(exc.field, str(exc))
         return cleaned
 
 
 @admin.register(Ticket)
 class TicketAdmin(admin.ModelAdmin[Ticket]):
     form = TicketAdminForm
-    list_display = ["id", "title", "owner", "status", "priority", "deadline", "resolution_state"]
+    list_display = [
+        "id",
+        "title",
+        "owner",
+        "assignee",
+        "team",
+        "status",
+        "priority",
+        "deadline",
+        "resolution_state",
+    ]
     list_filter = ["status", "priority", "resolution_state"]
     search_fields = ["title", "owner__username", "owner__email"]
-    list_select_related = ["owner"]
+    list_select_related = ["owner", "assignee", "team"]
     ordering = ["deadline", "id"]
     date_hierarchy = "deadline"
-    raw_id_fields = ["owner"]
+    raw_id_fields = ["owner", "assignee", "team"]
     readonly_fields = [
         "created_at",
         "updated_at",

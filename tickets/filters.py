@@ -141,6 +141,70 @@ class BreachingWithinFilter(django_filters.Filter):
         return qs.filter(next_breach_at__isnull=False, next_breach_at__lte=timezone.now() + value)
 
 
+class PersonField(forms.CharField):
+    """`me`, `none` or a numeric id (up to a bigint's 18 digits, never a database error)."""
+
+    default_error_messages = {"invalid": "Give me, none, or a numeric id."}
+
+    def __init__(self, *, words: tuple[str, ...], **kwargs: Any) -> None:
+        self.words = words
+        super().__init__(**kwargs)
+
+    def to_python(self, value: Any) -> Any:
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            return None
+        if text in self.words:
+            return text
+        if text.isascii() and text.isdigit() and len(text) <= 18:
+            return int(text)
+        raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^(|me|none|[0-9]{1,18})$",
+        "description": "me: assigned to you; none: unassigned; or a user's id. Empty: no filter.",
+    }
+)
+class AssigneeFilter(django_filters.Filter):
+    field_class = PersonField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(field_name="assignee", words=("me", "none"), **kwargs)
+
+    def filter(self, qs: Any, value: str | int | None) -> Any:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(assignee__isnull=True)
+        if value == "me":
+            return qs.filter(assignee_id=self.parent.request.user.pk)
+        return qs.filter(assignee_id=value)
+
+
+@extend_schema_field(
+    {
+        "type": "string",
+        "pattern": r"^(|none|[0-9]{1,18})$",
+        "description": "A team's id, or none: in no team. Empty: no filter.",
+    }
+)
+class TeamFilter(django_filters.Filter):
+    field_class = PersonField
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(field_name="team", words=("none",), **kwargs)
+
+    def filter(self, qs: Any, value: str | int | None) -> Any:
+        if value is None:
+            return qs
+        if value == "none":
+            return qs.filter(team__isnull=True)
+        return qs.filter(team_id=value)
+
+
 # Nullable ordering keys, NULL counting as later than any value ("never"): last going up,
 # first going down, exactly the reverse. PostgreSQL's own default, spelt out for SQLite.
 NULLABLE_ORDERINGS = frozenset({"next_breach_at"})
@@ -180,6 +244,8 @@ class TicketFilter(django_filters.FilterSet):
     deadline_after = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="lt")
     breaching_within = BreachingWithinFilter()
+    assignee = AssigneeFilter()
+    team = TeamFilter()
     ordering = StableOrderingFilter(
         fields=(
             ("deadline", "deadline"),

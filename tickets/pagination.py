@@ -9,16 +9,29 @@
   last going up and first going down; a list filtered to non-NULL values
   (`?breaching_within=`) pages by index ranges again.
 - A cursor's datetime must have a UTC offset PostgreSQL's timestamptz takes.
+- A user's list is the union of the tickets they own, are assigned and their teams' (one
+  index each: ticket_owner_*, ticket_assignee_deadline_idx, ticket_team_deadline_idx),
+  read branch by branch (tickets.models.visibility_branches); staff read one branch.
 """
 
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from django.conf import settings
+from django.db.models import QuerySet
+from rest_framework.request import Request
+from rest_framework.views import APIView
 
 from sla.enums import PRIORITY_RANK
 from tickets.filters import offset_in_range, ordering_term
 from watchdog.pagination.pages import KeysetPagination
+
+
+@runtime_checkable
+class BranchedView(Protocol):
+    def visible_branches(self) -> list[QuerySet[Any]]:
+        """The list's rows as one queryset per visibility branch, filtered as the list is;
+        empty: read the list's queryset as it is."""
 
 
 class TicketPagination(KeysetPagination):
@@ -28,6 +41,12 @@ class TicketPagination(KeysetPagination):
     split_keys: ClassVar[dict[str, tuple[int, ...]]] = {
         "priority_rank": tuple(sorted(PRIORITY_RANK.values()))
     }
+
+    def paginate_queryset(
+        self, queryset: QuerySet[Any], request: Request, view: APIView | None = None
+    ) -> list[Any] | None:
+        self.branches = view.visible_branches() if isinstance(view, BranchedView) else ()
+        return super().paginate_queryset(queryset, request, view)
 
     def ordering_term(self, name: str, *, descending: bool) -> Any:
         return ordering_term(name, descending=descending)

@@ -1,7 +1,9 @@
 from typing import Any
 
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
+from people.models import Team
 from sla.enums import SlaState, choices
 from tickets.models import Ticket
 from watchdog.serializer_fields import AwareDateTimeField, StrictCharField
@@ -28,6 +30,31 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
         source="resolution_breached_at", read_only=True, allow_null=True
     )
 
+    # Ids, null for none. Who may set them, and to whom: tickets.assignment.
+    assignee = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.filter(is_active=True),
+        allow_null=True,
+        required=False,
+        help_text="The user working the ticket (an id); null: nobody yet.",
+    )
+    team = serializers.PrimaryKeyRelatedField(
+        queryset=Team.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The team the ticket belongs to (an id, one of yours unless you are staff).",
+    )
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        team = fields["team"]
+        request = self.context.get("request")
+        if isinstance(team, serializers.PrimaryKeyRelatedField) and request is not None:
+            # Only the caller's teams exist here: another team's id is "does not exist",
+            # which tells a non-member nothing about it.
+            user = request.user
+            team.queryset = Team.objects.all() if user.is_staff else Team.objects.of(user.pk)
+        return fields
+
     class Meta:
         model = Ticket
         fields = [
@@ -38,6 +65,8 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "status",
             "priority",
             "owner",
+            "assignee",
+            "team",
             "created_at",
             "updated_at",
             "resolved_at",

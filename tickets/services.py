@@ -22,28 +22,42 @@ from policies.models import SlaPolicy
 from sla import deadlines
 from sla.business_time import WALL_CLOCK
 from sla.enums import ACTIVE_STATUSES, Metric, Status
-from tickets import engine, policy_deadlines
+from tickets import assignment, engine, policy_deadlines
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
 
 # Fields a client may set; everything else on a ticket is managed here.
-EDITABLE_FIELDS = frozenset({"title", "description", "deadline", "status", "priority"})
+EDITABLE_FIELDS = frozenset(
+    {"title", "description", "deadline", "status", "priority", *assignment.FIELDS}
+)
 
 
 class AlreadyResponded(Exception):
     """A ticket's first response is recorded once."""
 
 
-def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) -> Ticket:
+def create_ticket(
+    *, owner: User, by: User | None = None, now: datetime | None = None, **fields: Any
+) -> Ticket:
     """Create a ticket, set its deadlines, assess its SLA and queue its creation email.
 
     Without a `deadline`, the SLA policy of the ticket's priority (else the default
     policy) sets it: its resolution target in business time from `now`. A deadline given
     is kept as it is ("manual"), and no later priority change moves it. The policy's
     first-response target, if it has one, sets the first-response deadline either way.
+    An `assignee` and `team` must suit each other and the caller `by` (tickets.assignment;
+    None: a trusted caller).
     """
     _refuse_unknown(fields)
     now = now or timezone.now()
     ticket = Ticket(owner=owner, **fields)
+    assignment.check(
+        actor=by,
+        owner_id=owner.pk,
+        old_assignee_id=None,
+        old_team=None,
+        assignee=ticket.assignee,
+        team=ticket.team,
+    )
     ticket.created_at = now
     ticket.policy = SlaPolicy.objects.for_priority(ticket.priority)
     events: list[SlaEvent] = []
@@ -70,16 +84,28 @@ def create_ticket(*, owner: User, now: datetime | None = None, **fields: Any) ->
     return ticket
 
 
-def update_ticket(*, ticket: Ticket, now: datetime | None = None, **changes: Any) -> Ticket:
+def update_ticket(
+    *, ticket: Ticket, by: User | None = None, now: datetime | None = None, **changes: Any
+) -> Ticket:
     """Apply client changes to a ticket and bring its deadlines, SLA state and emails in line.
 
     The row is locked for the transaction, so a concurrent checker or edit either sees
-    the ticket before this change or after it, never half of it.
+    the ticket before this change or after it, never half of it. A change of assignee or
+    team is checked against the caller `by` there too (tickets.assignment).
     """
     _refuse_unknown(changes)
     now = now or timezone.now()
     with transaction.atomic():
         locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        if assignment.FIELDS & changes.keys():
+            assignment.check(
+                actor=by,
+                owner_id=locked.owner_id,
+                old_assignee_id=locked.assignee_id,
+                old_team=locked.team,
+                assignee=changes.get("assignee", locked.assignee),
+                team=changes.get("team", locked.team),
+            )
         was_active = locked.status in ACTIVE_STATUSES
         was_paused = locked.paused_at is not None
         old: dict[str, datetime | None] = {

@@ -1,5 +1,7 @@
 """The ticket API: thin shells around tickets.services, scoped to what the caller may see."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, cast
 
 from django.conf import settings
@@ -8,17 +10,17 @@ from django.utils import timezone
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import APIException
+from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
 from notifications.models import Notification
 from notifications.serializers import NotificationSerializer
-from tickets import services
+from tickets import assignment, services
 from tickets.explain import explain_ticket
 from tickets.filters import TicketFilter
-from tickets.models import Ticket
+from tickets.models import Ticket, visibility_branches
 from tickets.serializers import SlaExplanationSerializer, TicketSerializer
 from watchdog.authentication import request_user
 from watchdog.ratelimits import enforce, user_key
@@ -26,6 +28,12 @@ from watchdog.ratelimits import enforce, user_key
 _COMMON = {
     401: OpenApiResponse(description="Missing or invalid credentials."),
     404: OpenApiResponse(description="No such ticket among those you may see."),
+}
+_FORBIDDEN = {
+    403: OpenApiResponse(
+        description="You see the ticket but may not make this change (docs/api.md: "
+        "assignees and teams; only its owner and staff delete it)."
+    )
 }
 _LIMITED = {429: OpenApiResponse(description="Rate limit reached; see Retry-After.")}
 
@@ -36,6 +44,17 @@ class AlreadyRespondedConflict(APIException):
     status_code = status.HTTP_409_CONFLICT
     default_detail = "The first response was already recorded."
     default_code = "already_responded"
+
+
+@contextmanager
+def _assignment_refusals() -> Iterator[None]:
+    """tickets.assignment's refusals as the API's 403 and 400 (on the field concerned)."""
+    try:
+        yield
+    except assignment.AssignmentForbidden as exc:
+        raise PermissionDenied(str(exc)) from exc
+    except assignment.AssignmentInvalid as exc:
+        raise ValidationError({exc.field: [str(exc)]}) from exc
 
 
 @extend_schema_view(
@@ -51,11 +70,13 @@ class AlreadyRespondedConflict(APIException):
         responses={201: TicketSerializer, 400: OpenApiResponse(), **_COMMON, **_LIMITED}
     ),
     retrieve=extend_schema(responses={200: TicketSerializer, **_COMMON}),
-    update=extend_schema(responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON}),
-    partial_update=extend_schema(
-        responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON}
+    update=extend_schema(
+        responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON, **_FORBIDDEN}
     ),
-    destroy=extend_schema(responses={204: None, **_COMMON}),
+    partial_update=extend_schema(
+        responses={200: TicketSerializer, 400: OpenApiResponse(), **_COMMON, **_FORBIDDEN}
+    ),
+    destroy=extend_schema(responses={204: None, **_COMMON, **_FORBIDDEN}),
 )
 class TicketViewSet(viewsets.ModelViewSet[Ticket]):
     serializer_class = TicketSerializer
@@ -70,6 +91,19 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
             .order_by("deadline", "id")
         )
 
+    def visible_branches(self) -> list[QuerySet[Ticket]]:
+        """The list once per visibility branch (tickets.models.visibility_branches), each
+        with the request's filters and none of the other branches' conditions, so that
+        each reads its own index (tickets.pagination). Staff: one branch, the list itself.
+
+        Every branch is a condition visible_to ORs, so each holds only visible tickets.
+        """
+        branches = visibility_branches(self.request.user)
+        if branches is None or len(branches) < 2:
+            return []
+        listed = self.filter_queryset(Ticket.objects.select_related("owner").order_by("deadline"))
+        return [listed.filter(branch) for branch in branches]
+
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         enforce(request, group="tickets-list", key=user_key, rate=settings.RATELIMIT_TICKETS_LIST)
         return super().list(request, *args, **kwargs)
@@ -81,16 +115,25 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         return super().create(request, *args, **kwargs)
 
     def perform_create(self, serializer: BaseSerializer[Ticket]) -> None:
-        serializer.instance = services.create_ticket(
-            owner=request_user(self.request), **serializer.validated_data
-        )
+        user = request_user(self.request)
+        with _assignment_refusals():
+            serializer.instance = services.create_ticket(
+                owner=user, by=user, **serializer.validated_data
+            )
 
     def perform_update(self, serializer: BaseSerializer[Ticket]) -> None:
-        serializer.instance = services.update_ticket(
-            ticket=cast(Ticket, serializer.instance), **serializer.validated_data
-        )
+        with _assignment_refusals():
+            serializer.instance = services.update_ticket(
+                ticket=cast(Ticket, serializer.instance),
+                by=request_user(self.request),
+                **serializer.validated_data,
+            )
 
     def perform_destroy(self, instance: Ticket) -> None:
+        user = request_user(self.request)
+        # Its assignee and team work the ticket; whether it exists is its owner's call.
+        if not (user.is_staff or instance.owner_id == user.pk):
+            raise PermissionDenied("Only the ticket's owner and staff may delete it.")
         services.delete_ticket(ticket=instance)
 
     @extend_schema(responses={200: NotificationSerializer(many=True), **_COMMON})

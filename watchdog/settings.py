@@ -6,6 +6,7 @@ an in-process cache and emails printed to the console. Every variable is documen
 """
 
 import contextlib
+import ipaddress
 import math
 from datetime import timedelta
 from pathlib import Path
@@ -80,6 +81,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "watchdog",
     "accounts",
+    "people",
     "tickets",
     "notifications",
     "policies",
@@ -179,6 +181,21 @@ DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "SLA Watchdog <watchdog@local
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 if EMAIL_USE_TLS and EMAIL_USE_SSL:
     raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be true.")
+
+# --- Webhooks and chat (notifications/transports/webhook.py, slack.py) ----------------------
+
+WEBHOOK_TIMEOUT = env_float("WEBHOOK_TIMEOUT", 10.0, minimum=0.1)
+# Networks a webhook URL may reach although they are not public (loopback, private,
+# link-local ...): none by default, so that a URL cannot reach the host's own services or
+# the cloud metadata address (notifications/transports/addresses.py).
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS", [])
+for _network in WEBHOOK_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_network)
+    except ValueError as _error:
+        raise ImproperlyConfigured(
+            f"WEBHOOK_ALLOWED_NETWORKS: {_network!r} is not a network such as 10.0.0.0/8."
+        ) from _error
 
 # --- SLA engine ---------------------------------------------------------------------------
 

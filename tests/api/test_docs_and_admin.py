@@ -178,7 +178,15 @@ def test_the_schema_types_a_policy_s_warnings(schema):
 def test_the_schema_marks_sla_fields_read_only(schema):
     request = schema["components"]["schemas"]["TicketRequest"]["properties"]
 
-    assert set(request) == {"title", "description", "deadline", "status", "priority"}
+    assert set(request) == {
+        "title",
+        "description",
+        "deadline",
+        "status",
+        "priority",
+        "assignee",
+        "team",
+    }
 
 
 # --- Admin ----------------------------------------------------------------------------------

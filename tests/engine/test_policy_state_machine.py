@@ -23,6 +23,7 @@ one first-response miss.
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -129,7 +130,7 @@ class PolicyEmails(SlaMachine):
 
     def create(self, *, pending: bool = False, deadline: datetime | None = None) -> int:
         self.steps_passed = False
-        fields = {"deadline": deadline} if deadline is not None else {}
+        fields: dict[str, Any] = {"deadline": deadline} if deadline is not None else {}
         ticket = services.create_ticket(
             owner=self.owner,
             title="Printer on fire",

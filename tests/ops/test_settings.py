@@ -75,6 +75,10 @@ BAD_CONFIGURATIONS = {
         "EMAIL_USE_TLS and EMAIL_USE_SSL", EMAIL_USE_TLS="true", EMAIL_USE_SSL="true"
     ),
     "LOG_LEVEL=verbose": case("LOG_LEVEL='verbose'", LOG_LEVEL="verbose"),
+    "WEBHOOK_ALLOWED_NETWORKS=intranet": case(
+        "WEBHOOK_ALLOWED_NETWORKS: 'intranet'", WEBHOOK_ALLOWED_NETWORKS="10.0.0.0/8,intranet"
+    ),
+    "WEBHOOK_TIMEOUT=0": case("WEBHOOK_TIMEOUT='0'", WEBHOOK_TIMEOUT="0"),
     "DEBUG=false without SECRET_KEY": case(
         "SECRET_KEY", DEBUG="false", ALLOWED_HOSTS="watchdog.example.com"
     ),

@@ -18,13 +18,23 @@ no single btree range can, and a cursor deep in one value starts at its position
 of reading the value from its start. A page costs one query, or one more per value it
 reaches into.
 
+A list whose rows are "any of these" (a user's own tickets, those assigned to them, their
+teams') is read branch by branch (`branches`, one queryset each, with the list's filters
+but not the OR of the others): under an OR the planner either gathers every row of every
+branch and sorts them, or walks the whole table's index in list order hoping to meet the
+branches' rows early; each branch alone is a range of its own index, ordered and limited.
+Each part then costs one query per branch, whose up to size + 1 rows are merged in list
+order (a row found by two branches counted once): the first size + 1 rows of the union
+are among them, since each of them is among the first size + 1 of its own branch.
+
 A nullable key counts NULL as later than every value (the list must order it so: last
 going up, first going down). Its cursor may hold null, and "after" it includes (or, going
 down, excludes) the NULL rows. Those ORs cost the index its range bound, so a list
 filtered to non-NULL values (`name__isnull=False`) drops them.
 """
 
-from collections.abc import Callable, Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -116,14 +126,50 @@ def typed_key(
     return typed
 
 
-def read(queryset: QuerySet[Any], parts: list[Q], size: int) -> list[Any]:
-    """Up to size + 1 rows (one more tells whether there is a next page), part by part."""
+def read(
+    queryset: QuerySet[Any],
+    parts: list[Q],
+    size: int,
+    *,
+    branches: Sequence[QuerySet[Any]] = (),
+    ordering: Ordering | None = None,
+) -> list[Any]:
+    """Up to size + 1 rows (one more tells whether there is a next page), part by part.
+
+    With `branches` (whose union is `queryset`), each part is read branch by branch, in
+    the queryset's order, and merged in `ordering` (that order as (name, descending)).
+    """
     rows: list[Any] = []
+    order = queryset.query.order_by
     for part in parts:
-        rows += queryset.filter(part)[: size + 1 - len(rows)]
+        wanted = size + 1 - len(rows)
+        if not branches:
+            rows += queryset.filter(part)[:wanted]
+        else:
+            found = {
+                row.pk: row for b in branches for row in b.order_by(*order).filter(part)[:wanted]
+            }
+            rows += sorted(found.values(), key=sort_key(ordering or []))[:wanted]
         if len(rows) > size:
             break
     return rows
+
+
+def sort_key(ordering: Ordering) -> Callable[[Any], Any]:
+    """Rows in `ordering`, as the database orders them, NULL after every value going up
+    (keyset.beyond's rule). For the keys lists order by: numbers and datetimes."""
+
+    def compare(a: Any, b: Any) -> int:
+        for name, desc in ordering:
+            x, y = getattr(a, name), getattr(b, name)
+            if x == y:
+                continue
+            # NULL is later than any value; otherwise the values' own order.
+            later = 1 if (x is None or (y is not None and x > y)) else -1
+            return -later if desc else later
+        return 0
+
+    return functools.cmp_to_key(compare)
 
 
 def parts(

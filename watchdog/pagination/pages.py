@@ -12,7 +12,7 @@ need it.
 """
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 
@@ -45,6 +45,10 @@ class KeysetPagination(StrictPageNumberPagination):
     items = "rows"
     # Leading ordering keys with a handful of values, each listed: read value by value.
     split_keys: ClassVar[Mapping[str, tuple[int, ...]]] = {}
+    # The list as a union of branches, each read on its own (keyset.read); a subclass sets
+    # them per request in paginate_queryset. Their union must be the queryset, which
+    # numbered pages past the first and counts still read.
+    branches: Sequence[QuerySet[Any]] = ()
 
     def ordering_term(self, name: str, *, descending: bool) -> Any:
         """`name` as an ORDER BY term: NULL after every value, as keyset.beyond counts it."""
@@ -70,7 +74,8 @@ class KeysetPagination(StrictPageNumberPagination):
         self.cursor_page = False
         raw = request.query_params.get(self.cursor_query_param)
         first_page = request.query_params.get(self.page_query_param, "1") == "1"
-        if raw is None and first_page and self.ordering[0][0] in self.split_keys:
+        by_parts = self.ordering[0][0] in self.split_keys or len(self.branches) > 1
+        if raw is None and first_page and by_parts:
             return self._first_page_by_parts(queryset)
         if raw is None:
             rows = super().paginate_queryset(queryset, request, view)
@@ -88,7 +93,7 @@ class KeysetPagination(StrictPageNumberPagination):
         parts = keyset.parts(
             self.ordering, None, backwards=False, nullable=[], split_keys=self.split_keys
         )
-        rows = keyset.read(queryset, parts, size)
+        rows = keyset.read(queryset, parts, size, branches=self.branches, ordering=self.ordering)
         self.has_next = len(rows) > size
         self.rows = rows[:size]
         return self.rows
@@ -96,9 +101,10 @@ class KeysetPagination(StrictPageNumberPagination):
     def _paginate_by_cursor(self, queryset: QuerySet[Any], raw: str) -> list[Any]:
         size = self.get_page_size(self.the_request) or self.page_size
         keys, backwards = self._decode(raw)
+        reading = [(name, desc != backwards) for name, desc in self.ordering]
         if backwards:
             queryset = queryset.order_by(
-                *(self.ordering_term(name, descending=not desc) for name, desc in self.ordering)
+                *(self.ordering_term(name, descending=desc) for name, desc in reading)
             )
         parts = keyset.parts(
             self.ordering,
@@ -107,7 +113,7 @@ class KeysetPagination(StrictPageNumberPagination):
             nullable=self.nullable,
             split_keys=self.split_keys,
         )
-        rows = keyset.read(queryset, parts, size)
+        rows = keyset.read(queryset, parts, size, branches=self.branches, ordering=reading)
         more = len(rows) > size
         rows = rows[:size]
         if backwards:

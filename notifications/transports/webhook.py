@@ -1,0 +1,199 @@
+"""Signed webhooks: a notification POSTed as JSON to an endpoint's URL.
+
+Not wired into delivery yet (issue 13: endpoints, recipients and the outbox come next):
+the transport implements transports/base.py and is driven by its tests as delivery will.
+
+What a receiver gets (docs/webhooks.md):
+
+- the body, JSON (`payload`), the same bytes on every attempt;
+- `X-Watchdog-Event-Id`: the notification's message key, stable across retries, to drop
+  a repeat;
+- `X-Watchdog-Timestamp`: Unix seconds when this attempt was signed;
+- `X-Watchdog-Signature`: `sha256=` and the hex HMAC-SHA256, keyed with the endpoint's
+  secret, of the timestamp, a dot and the body: the scheme of GitHub and Stripe, which a
+  receiver checks in five lines and uses to refuse replays of old timestamps.
+
+Outcomes: 2xx accepted; 410 Gone is permanent and disables the endpoint (`on_gone`);
+408, 425, 429, 5xx, timeouts and refused connections are transient (retried with
+backoff); any other 4xx is permanent (the receiver refuses this request as it is); an
+address the guard refuses (transports/addresses.py) is permanent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+import httpx
+from django.conf import settings
+from django.utils import timezone
+
+from notifications.emails import headline
+from notifications.models import Notification
+from notifications.transports.addresses import (
+    GuardedTransport,
+    Network,
+    RefusedConnect,
+    Resolver,
+    networks,
+    resolve,
+)
+from notifications.transports.base import SetAside, Transport, TransportError
+
+EVENT_ID_HEADER = "X-Watchdog-Event-Id"
+TIMESTAMP_HEADER = "X-Watchdog-Timestamp"
+SIGNATURE_HEADER = "X-Watchdog-Signature"
+NO_ENDPOINT = "no webhook endpoint for this notification"
+# Transient refusals: the receiver asks to be tried again later.
+_TRANSIENT_4XX = frozenset({408, 425, 429})
+
+
+class Endpoint(Protocol):
+    """Where a webhook goes (the endpoint model of issue 13 will have these)."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def secret(self) -> str: ...
+
+
+@dataclass(frozen=True)
+class WebhookMessage:
+    endpoint: Endpoint
+    event_id: str
+    body: bytes
+
+
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    """The signature header's value: HMAC-SHA256 of "timestamp.body" with the secret."""
+    digest = hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"sha256={digest.hexdigest()}"
+
+
+def payload(notification: Notification) -> dict[str, Any]:
+    """The JSON a receiver gets: the event, and the ticket it is about."""
+    ticket = notification.ticket
+    return {
+        "id": str(notification.message_key),
+        "type": f"sla.{notification.kind}",
+        "headline": headline(notification),
+        "metric": notification.metric,
+        "deadline": notification.deadline.isoformat(),
+        # A warning's threshold, in business seconds before the deadline; null otherwise.
+        "threshold_seconds": notification.threshold or None,
+        "created_at": notification.created_at.isoformat() if notification.created_at else None,
+        "ticket": {
+            "id": ticket.pk,
+            "title": ticket.title,
+            "status": ticket.status,
+            "priority": ticket.priority,
+            "owner": ticket.owner.get_username(),
+        },
+    }
+
+
+class WebhookTransport(Transport[WebhookMessage]):
+    """One httpx client for a batch: connections to each receiver are kept and reused."""
+
+    signed = True
+
+    def __init__(
+        self,
+        *,
+        endpoint_for: Callable[[Notification], Endpoint | None],
+        on_gone: Callable[[Endpoint], None] = lambda endpoint: None,
+        timeout: float | None = None,
+        allowed: Sequence[Network] | None = None,
+        resolver: Resolver = resolve,
+        clock: Callable[[], datetime] = timezone.now,
+    ) -> None:
+        self.endpoint_for = endpoint_for
+        self.on_gone = on_gone
+        self.timeout = settings.WEBHOOK_TIMEOUT if timeout is None else timeout
+        self.allowed = (
+            networks(settings.WEBHOOK_ALLOWED_NETWORKS) if allowed is None else list(allowed)
+        )
+        self.resolver = resolver
+        self.clock = clock
+        self.client: httpx.Client | None = None
+        # recipient() finds the endpoint, prepare() needs its secret: kept in between.
+        self._endpoints: dict[int, Endpoint] = {}
+
+    def recipient(self, notification: Notification) -> str | SetAside:
+        endpoint = self.endpoint_for(notification)
+        if endpoint is None:
+            return SetAside(NO_ENDPOINT)
+        self._endpoints[notification.pk] = endpoint
+        return endpoint.url
+
+    def prepare(self, notification: Notification, *, recipient: str) -> WebhookMessage:
+        endpoint = self._endpoints.pop(notification.pk)
+        try:
+            body = json.dumps(self.body(notification), separators=(",", ":")).encode()
+        except (TypeError, ValueError) as error:
+            raise TransportError(f"cannot build the payload: {error}", permanent=True) from error
+        return WebhookMessage(endpoint=endpoint, event_id=str(notification.message_key), body=body)
+
+    def body(self, notification: Notification) -> dict[str, Any]:
+        return payload(notification)
+
+    def open(self) -> None:
+        self._client()
+
+    def _client(self) -> httpx.Client:
+        # No connection yet: each receiver is connected to on its first POST, and kept.
+        if self.client is None:
+            self.client = self._new_client()
+        return self.client
+
+    def _new_client(self) -> httpx.Client:
+        return httpx.Client(
+            transport=GuardedTransport(allowed=self.allowed, resolver=self.resolver),
+            timeout=httpx.Timeout(self.timeout),
+            follow_redirects=False,  # a redirect could lead past the guard's first check
+            trust_env=False,  # nor a proxy from the environment
+            headers={"User-Agent": "SLA-Watchdog-Webhook/1"},
+        )
+
+    def headers(self, message: WebhookMessage) -> dict[str, str]:
+        headers = {"Content-Type": "application/json", EVENT_ID_HEADER: message.event_id}
+        if self.signed:
+            timestamp = int(self.clock().timestamp())
+            headers[TIMESTAMP_HEADER] = str(timestamp)
+            headers[SIGNATURE_HEADER] = sign(message.endpoint.secret, timestamp, message.body)
+        return headers
+
+    def send(self, message: WebhookMessage, *, recipient: str) -> None:
+        try:
+            response = self._client().post(
+                recipient, content=message.body, headers=self.headers(message)
+            )
+        except httpx.ConnectError as error:
+            if isinstance(error.__cause__, RefusedConnect):  # the guard's: no retry helps
+                raise TransportError(f"refused: {error}", permanent=True) from error
+            raise TransportError(f"cannot connect: {error}", permanent=False) from error
+        except httpx.TimeoutException as error:
+            raise TransportError(f"timed out: {type(error).__name__}", permanent=False) from error
+        except httpx.HTTPError as error:
+            raise TransportError(f"{type(error).__name__}: {error}", permanent=False) from error
+        status = response.status_code
+        if 200 <= status < 300:
+            return
+        if status == 410:
+            self.on_gone(message.endpoint)
+            raise TransportError("HTTP 410 Gone: endpoint disabled", permanent=True)
+        permanent = 400 <= status < 500 and status not in _TRANSIENT_4XX
+        raise TransportError(f"HTTP {status}", permanent=permanent)
+
+    def close(self) -> None:
+        if self.client is not None:
+            with contextlib.suppress(Exception):
+                self.client.close()
+            self.client = None

@@ -1,0 +1,71 @@
+"""Team and profile writes: the API and the admin call these."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.contrib.auth.models import User
+from django.db import transaction
+
+from people.models import Profile, Team
+from people.validation import validate_quiet_hours
+
+TEAM_FIELDS = frozenset({"name", "lead", "escalation_contact"})
+PROFILE_FIELDS = frozenset(
+    {"time_zone", "quiet_hours_start", "quiet_hours_end", "quiet_calendar", "email_enabled"}
+)
+
+
+def create_team(*, name: str, members: Iterable[User] = (), **fields: Any) -> Team:
+    _refuse_unknown(fields)
+    with transaction.atomic():
+        team = Team.objects.create(name=name, **fields)
+        team.members.set(members)
+    return team
+
+
+def update_team(*, team: Team, members: Iterable[User] | None = None, **changes: Any) -> Team:
+    """Change a team's fields and, when given, replace its members.
+
+    A member taken off keeps the tickets assigned to them (they still see those, as their
+    assignee) but no longer sees the team's other tickets.
+    """
+    _refuse_unknown(changes)
+    with transaction.atomic():
+        for field, value in changes.items():
+            setattr(team, field, value)
+        team.save()
+        if members is not None:
+            team.members.set(members)
+    return team
+
+
+def _refuse_unknown(fields: dict[str, Any]) -> None:
+    unknown = set(fields) - TEAM_FIELDS - {"name"}
+    if unknown:
+        raise TypeError(f"not team fields: {', '.join(sorted(unknown))}")
+
+
+def profile_of(user: User) -> Profile:
+    """The user's profile, made with the defaults (UTC, no quiet hours, email on) on first use.
+
+    get_or_create: two first requests at once make one row (the loser reads the winner's).
+    """
+    profile, _ = Profile.objects.get_or_create(user=user)
+    return profile
+
+
+def update_profile(*, user: User, **changes: Any) -> Profile:
+    """Change a user's profile; quiet hours are checked as they will be, both ends together."""
+    unknown = set(changes) - PROFILE_FIELDS
+    if unknown:
+        raise TypeError(f"not profile fields: {', '.join(sorted(unknown))}")
+    with transaction.atomic():
+        profile_of(user)
+        profile = Profile.objects.select_for_update().get(user=user)
+        for field, value in changes.items():
+            setattr(profile, field, value)
+        validate_quiet_hours(profile.quiet_hours_start, profile.quiet_hours_end)
+        profile.save()
+    return profile

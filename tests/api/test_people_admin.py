@@ -1,0 +1,79 @@
+"""Assignees, teams and profiles in the admin: the API's rules, as form errors."""
+
+import pytest
+from django.test import Client
+
+from people.models import Profile
+from tests.factories import TeamFactory
+from tickets.models import Ticket
+
+CHANGE = "/admin/tickets/ticket/{}/change/"
+
+
+@pytest.fixture
+def admin_client(make_user) -> Client:
+    client = Client()
+    client.force_login(make_user("root", is_staff=True, is_superuser=True))
+    return client
+
+
+def posted(response, **changes):
+    """The change form's current values, as the browser would send them back, changed."""
+    form = response.context["adminform"].form
+    data = {}
+    for field in form:
+        value = field.value()
+        if field.name == "deadline":
+            data["deadline_0"], data["deadline_1"] = value.date().isoformat(), value.time()
+        elif value is not None:
+            data[field.html_name] = value
+    data.update(changes)
+    return data
+
+
+def test_the_admin_refuses_an_assignee_outside_the_ticket_s_team(
+    clock, admin_client, make_ticket, alice, bob
+):
+    support = TeamFactory.create(name="Support", members=[alice])
+    ticket = make_ticket(owner=alice, team=support)
+    page = admin_client.get(CHANGE.format(ticket.pk))
+
+    response = admin_client.post(CHANGE.format(ticket.pk), posted(page, assignee=bob.pk))
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["assignee"] == [
+        "The assignee must be a member of the ticket's team (or staff)."
+    ]
+    assert Ticket.objects.get(pk=ticket.pk).assignee_id is None
+
+
+def test_staff_assign_a_team_member_in_the_admin(clock, admin_client, make_ticket, alice, bob):
+    support = TeamFactory.create(name="Support", members=[alice, bob])
+    ticket = make_ticket(owner=alice, team=support)
+    page = admin_client.get(CHANGE.format(ticket.pk))
+
+    response = admin_client.post(CHANGE.format(ticket.pk), posted(page, assignee=bob.pk))
+
+    assert response.status_code == 302
+    assert Ticket.objects.get(pk=ticket.pk).assignee_id == bob.pk
+
+
+def test_the_team_and_profile_admins_load(admin_client, alice):
+    TeamFactory.create(name="Support", members=[alice], lead=alice)
+    Profile.objects.create(user=alice)
+
+    assert admin_client.get("/admin/people/team/").status_code == 200
+    assert admin_client.get("/admin/people/profile/").status_code == 200
+
+
+def test_the_profile_admin_refuses_one_end_of_quiet_hours(admin_client, alice):
+    profile = Profile.objects.create(user=alice)
+
+    response = admin_client.post(
+        f"/admin/people/profile/{profile.pk}/change/",
+        {"user": alice.pk, "time_zone": "Europe/Berlin", "quiet_hours_start": "22:00"},
+    )
+
+    assert response.status_code == 200
+    assert "quiet_hours_end" in response.context["adminform"].form.errors
+    assert Profile.objects.get(pk=profile.pk).time_zone == "UTC"
