@@ -248,9 +248,9 @@ def test_the_board_costs_the_same_queries_for_3_tickets_as_for_30(
         )
     for n in range(3):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])
-    # The session, the user, the tickets, the policies, and each policy's calendar
-    # (opening hours, holidays): a number of policies, not of tickets.
-    with django_assert_max_num_queries(8) as few:
+    # The session, the user, the caller's teams, the tickets, the policies, and each
+    # policy's calendar (opening hours, holidays): a number of policies, not of tickets.
+    with django_assert_max_num_queries(9) as few:
         signed_in.get("/board/")
     for n in range(27):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])
