@@ -1,26 +1,27 @@
 """The at-risk board: the open tickets a user may see, soonest breach first, each with the
 metric that stands worst and the time it has left, as GET /api/tickets/<id>/sla/ counts it.
 
-One query for the tickets (capped at BOARD_MAX_ROWS), one for the policies they use:
-the page costs the same however many tickets there are behind it.
+A query per visibility branch for the tickets (each capped at BOARD_MAX_ROWS), one for
+the policies they use: the page costs the same however many tickets there are behind it.
 """
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django import forms
 from django.contrib.auth.models import AnonymousUser, User
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 
 from policies.models import SlaPolicy
 from sla.enums import Metric, Priority, SlaState, choices
 from tickets.clocks import Clocks
 from tickets.explain import explain
 from tickets.facts import METRICS
-from tickets.models import ACTIVE_STATUS_LIST, BOARD_ORDER, Ticket
+from tickets.models import ACTIVE_STATUS_LIST, BOARD_ORDER, Ticket, visibility_branches
 
 BOARD_MAX_ROWS = 100
 
@@ -100,26 +101,46 @@ def state_filter(state: SlaState) -> Q:
     return found
 
 
-def board_tickets(user: User | AnonymousUser, filters: dict[str, Any]) -> QuerySet[Ticket]:
-    """The user's open tickets (the API's visibility rule), soonest breach first.
+def board_tickets(user: User | AnonymousUser, filters: dict[str, Any]) -> list[Ticket]:
+    """The user's open tickets (the API's visibility rule), soonest breach first, at most
+    BOARD_MAX_ROWS + 1 of them.
 
     A breached ticket has no next breach: it sorts by its (past) deadline, so it comes
     before every ticket still running. Paused ones sort by their deadline as it stands.
+    Read one visibility branch at a time (owned, assigned, each team), each the first
+    rows of its own index, then merged: one OR over the branches lost the index order
+    and sorted every open ticket the user can see.
     """
-    tickets = Ticket.objects.visible_to(user).filter(status__in=ACTIVE_STATUS_LIST)
+    tickets = Ticket.objects.filter(status__in=ACTIVE_STATUS_LIST)
     if filters.get("priority"):
         tickets = tickets.filter(priority=filters["priority"])
     if filters.get("state"):
         tickets = tickets.filter(state_filter(SlaState(filters["state"])))
     if filters.get("mine"):
         tickets = tickets.filter(owner_id=user.pk)
-    # In the order of ticket_board_idx and ticket_owner_board_idx: a page reads 101 index
-    # entries, however many tickets are open.
-    return tickets.select_related("owner").order_by(BOARD_ORDER.asc(), "id")
+    # In the order of the board indexes (ticket_board_idx, ticket_owner_board_idx, and the
+    # assignee's and team's): a branch reads at most 101 index entries, however many
+    # tickets are open.
+    limit = BOARD_MAX_ROWS + 1
+    ordered = tickets.select_related("owner").order_by(BOARD_ORDER.asc(), "id")
+    branches = visibility_branches(user)
+    if branches is None:
+        return list(ordered[:limit])
+    # Keys first (order and id, from the index), the tickets of the merged first rows after:
+    # building every branch's 101 tickets cost more than the queries.
+    keyed = ordered.annotate(board_key=BOARD_ORDER).values_list("board_key", "id")
+    merged = heapq.merge(*(keyed.filter(branch)[:limit] for branch in branches))
+    ids: dict[int, None] = {}  # a ticket may be in two branches: owned and assigned
+    for _key, pk in merged:
+        ids.setdefault(pk)
+        if len(ids) == limit:
+            break
+    found = Ticket.objects.select_related("owner").in_bulk(list(ids))
+    return [found[pk] for pk in ids if pk in found]
 
 
 def build_board(user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime) -> Board:
-    tickets = list(board_tickets(user, filters)[: BOARD_MAX_ROWS + 1])
+    tickets = board_tickets(user, filters)
     capped = len(tickets) > BOARD_MAX_ROWS
     tickets = tickets[:BOARD_MAX_ROWS]
     clocks = Clocks()

@@ -275,6 +275,22 @@ class Ticket(models.Model):
                 condition=Q(status__in=ACTIVE_STATUS_LIST),
                 name="ticket_owner_board_idx",
             ),
+            # The board of an assignee and of a team's members (read branch by branch, as
+            # the lists are: dashboard.board.board_tickets).
+            models.Index(
+                F("assignee"),
+                BOARD_ORDER,
+                F("id"),
+                condition=Q(status__in=ACTIVE_STATUS_LIST, assignee__isnull=False),
+                name="ticket_assignee_board_idx",
+            ),
+            models.Index(
+                F("team"),
+                BOARD_ORDER,
+                F("id"),
+                condition=Q(status__in=ACTIVE_STATUS_LIST, team__isnull=False),
+                name="ticket_team_board_idx",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -17,6 +17,7 @@ from dashboard.board import BOARD_STATES, build_board, headline, state_filter
 from dashboard.templatetags.sla_display import duration
 from dashboard.timezones import display_zone
 from notifications.models import DeliveryStatus, Notification
+from people.services import create_team
 from policies import services as policy_services
 from sla.enums import Metric, Priority, SlaState, Status
 from tests.calendars import berlin_office
@@ -248,15 +249,38 @@ def test_the_board_costs_the_same_queries_for_3_tickets_as_for_30(
         )
     for n in range(3):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])
-    # The session, the user, the caller's teams, the tickets, the policies, and each
-    # policy's calendar (opening hours, holidays): a number of policies, not of tickets.
-    with django_assert_max_num_queries(9) as few:
+    # The session, the user, the caller's teams, the tickets (one query per visibility
+    # branch: owned, assigned), the policies, and each policy's calendar (opening hours,
+    # holidays): a number of policies and teams, not of tickets.
+    with django_assert_max_num_queries(10) as few:
         signed_in.get("/board/")
     for n in range(27):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])
     with django_assert_max_num_queries(len(few.captured_queries)):
         response = signed_in.get("/board/")
     assert len(response.context["board"].rows) == 30
+
+
+def test_the_board_merges_owned_assigned_and_team_tickets_in_order_once_each(
+    signed_in, alice, bob, staff, make_ticket, monkeypatch
+):
+    team = create_team(name="Support", members=[alice, bob])
+    other_team = create_team(name="Billing", members=[bob])
+    make_ticket(title="owned, 4h", due_in=4 * HOUR)
+    make_ticket(title="owned and assigned, 1h", due_in=HOUR, assignee=alice)
+    make_ticket(owner=bob, title="assigned, 3h", due_in=3 * HOUR, assignee=alice)
+    make_ticket(owner=bob, title="team, 2h", due_in=2 * HOUR, team=team)
+    make_ticket(owner=bob, title="team, 5h", due_in=5 * HOUR, team=team)
+    make_ticket(owner=bob, title="another team's", due_in=HOUR, team=other_team)
+    make_ticket(owner=bob, title="bob's own", due_in=HOUR)
+
+    mine = ["owned and assigned, 1h", "team, 2h", "assigned, 3h", "owned, 4h", "team, 5h"]
+    assert board_titles(signed_in.get("/board/")) == mine
+    # The cap applies to the merged rows, not to each branch.
+    monkeypatch.setattr(board_module, "BOARD_MAX_ROWS", 3)
+    response = signed_in.get("/board/")
+    assert board_titles(response) == mine[:3]
+    assert response.context["board"].capped
 
 
 def test_the_refresh_gets_the_table_alone(signed_in, make_ticket):
