@@ -1,6 +1,7 @@
 """What each notification says: subject, plain text and HTML, with a stable Message-ID."""
 
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 from email.header import Header
 from typing import Any
@@ -79,6 +80,12 @@ class FormattedOnce(EmailMultiAlternatives):
     def message(self) -> Any:
         if self._formatted is None:
             formatted = super().message()
+            if formatted.is_multipart() and formatted.get_boundary() is None:
+                # Chosen here rather than by the generator, which compiles a regular
+                # expression per message to check its random boundary against the text
+                # (and so evicts everyone else's from re's cache): a random boundary of
+                # 128 bits does not occur in the text either.
+                formatted.set_boundary(f"==============={secrets.token_hex(16)}==")
             serialize = formatted.as_bytes
             made: dict[tuple[bool, str], bytes] = {}
 
