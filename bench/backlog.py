@@ -527,6 +527,24 @@ def render(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def smtp_floor(messages: int) -> dict[str, Any]:
+    """Bare smtplib to the same sink over one connection, one prebuilt message: the most
+    one sender could reach on this machine right now, whatever the application does."""
+    import smtplib
+
+    body = b"Subject: floor\r\nMessage-ID: <floor@bench>\r\n\r\n" + (b"x" * 75 + b"\r\n") * 20
+    with SmtpSink() as sink:
+        load = loadavg()
+        smtp = smtplib.SMTP(sink.host, sink.port)
+        started = time.perf_counter()
+        for _ in range(messages):
+            smtp.sendmail("watchdog@localhost", ["owner@example.com"], body)
+        seconds = time.perf_counter() - started
+        smtp.quit()
+        received = sink.received
+    return {"messages": received, "per_second": messages / seconds, "load": load}
+
+
 def commit() -> str:
     try:
         out = subprocess.run(
@@ -553,7 +571,17 @@ def main() -> None:
     parser.add_argument("--label", default="")
     parser.add_argument("--plans", action="store_true", help="print the full plans")
     parser.add_argument("--keep", action="store_true", help="keep the drained copy")
+    parser.add_argument(
+        "--smtp-floor", type=int, default=0, help="only measure bare smtplib: this many messages"
+    )
     args = parser.parse_args()
+    if args.smtp_floor:
+        floor = smtp_floor(args.smtp_floor)
+        print(
+            f"bare smtplib, one connection: {floor['messages']:,} messages, "
+            f"{floor['per_second']:.0f}/s (load {floor['load']})"
+        )
+        return
 
     prefix = args.pg_database
     template = f"{prefix}_tmpl_{args.tickets}"
