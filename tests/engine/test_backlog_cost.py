@@ -147,6 +147,7 @@ def test_an_email_costs_the_same_at_the_end_of_a_drain_and_in_a_bigger_backlog(
     assert not Notification.objects.filter(status=DeliveryStatus.PENDING).exists()
 
     start, end = big[0], big[-1]
+    print(f"work per email: {small[0]:.0f} ({SMALL}), {start:.0f} then {end:.0f} ({BIG})")
     # Within one drain: dead index entries of the rows already sent must not be walked.
     assert end <= 2 * start, f"per email: {start:.0f} at the start, {end:.0f} at the end"
     # Across sizes: nothing per email may read the backlog (7.5 times bigger here).
