@@ -418,7 +418,9 @@ def windows(batches: list[Batch]) -> dict[str, dict[str, float]]:
     return out
 
 
-def drain(*, database: str, autovacuum: str, naptime: float, explain: bool) -> dict[str, Any]:
+def drain(
+    *, database: str, autovacuum: str, naptime: float, explain: bool, budget: float | None
+) -> dict[str, Any]:
     from django.db import connection
 
     from notifications.models import DeliveryStatus, Notification
@@ -447,7 +449,7 @@ def drain(*, database: str, autovacuum: str, naptime: float, explain: bool) -> d
             smtp_pid=sink.pid, backend=backend, total=due, now=CHECK_NOW, explain=explain
         ) as (batches, snapshots):
             delivery_started = time.perf_counter()
-            report = checker.deliver_due(now=CHECK_NOW, max_batches=10**6)
+            report = checker.deliver_due(now=CHECK_NOW, max_batches=10**6, time_budget=budget)
             delivery_wall = time.perf_counter() - delivery_started
         total = time.perf_counter() - started
         cpu = {
@@ -469,6 +471,7 @@ def drain(*, database: str, autovacuum: str, naptime: float, explain: bool) -> d
         "autovacuum": autovacuum,
         "state_changes": changes,
         "emails": report.sent,
+        "due": due,
         "received_by_smtp": received,
         "marked_sent": marked,
         "transitions_seconds": transitions_seconds,
@@ -500,7 +503,8 @@ def render(result: dict[str, Any]) -> str:
         f"{result['label']}: {result['tickets']:,} tickets, autovacuum {result['autovacuum']}, "
         f"commit {result['commit']}, load {result['load_before']} -> {result['load_after']}",
         f"  {result['state_changes']:,} state changes in {result['transitions_seconds']:.1f} s; "
-        f"{result['emails']:,} emails (SMTP server received {result['received_by_smtp']:,}, "
+        f"{result['emails']:,} of {result['due']:,} emails "
+        f"(SMTP server received {result['received_by_smtp']:,}, "
         f"marked sent {result['marked_sent']:,}) in {result['delivery_seconds']:.1f} s",
         f"  end to end {result['seconds']:.1f} s: {result['emails_per_second']:.0f} emails/s, "
         f"{result['ms_per_email']:.2f} ms per email (delivery alone "
@@ -572,6 +576,12 @@ def main() -> None:
     parser.add_argument("--plans", action="store_true", help="print the full plans")
     parser.add_argument("--keep", action="store_true", help="keep the drained copy")
     parser.add_argument(
+        "--time-budget",
+        type=float,
+        default=None,
+        help="stop delivering after this many seconds: the windows then cover what was sent",
+    )
+    parser.add_argument(
         "--smtp-floor", type=int, default=0, help="only measure bare smtplib: this many messages"
     )
     args = parser.parse_args()
@@ -604,7 +614,11 @@ def main() -> None:
     setup_django(run)
     migrate()
     result = drain(
-        database=run, autovacuum=args.autovacuum, naptime=args.naptime, explain=not args.no_explain
+        database=run,
+        autovacuum=args.autovacuum,
+        naptime=args.naptime,
+        explain=not args.no_explain,
+        budget=args.time_budget,
     )
     result["label"] = args.label or str(ROOT.name)
     result["commit"] = commit()
