@@ -4,11 +4,18 @@ The channel itself (SMTP today) is a notifications.transports class; what is her
 same for every channel: the claim, the batch loop and its time budget, and the outcome of
 each row (sent, retrying, failed, skipped, held).
 
-Guarantee: every notification is delivered at least once. A row is marked sent right
-after the mail server accepts it, so a duplicate is possible only if the process dies
-between that acceptance and the database write (the next sender retries after the lease),
-or, on PostgreSQL, if the database server crashes before flushing that write
-(_asynchronous_commits).
+Guarantee: every notification is delivered at least once. A row is marked sent only
+after the mail server accepted it, and the rows a batch had accepted are marked together
+when the batch ends (one statement, not one per email), so a duplicate is possible only
+for the rows of the batch in flight: if the process dies before that write (the next
+sender retries them after the lease), or, on PostgreSQL, if the database server crashes
+before flushing it (_asynchronous_commits).
+
+No query here filters by `status` alone where a primary key would do: the partial indexes
+on pending rows (notifications.models) are planned from statistics that describe an idle
+outbox until the table is analyzed again, and PostgreSQL then reads a whole backlog
+through one of them to find a single row (bench/README.md, "A first pass over a big
+backlog").
 """
 
 import contextlib
@@ -29,6 +36,7 @@ from notifications import latency
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.base import SetAside, Transport, TransportError
 from notifications.transports.email import EmailTransport
+from watchdog import bulk
 
 log = logging.getLogger(__name__)
 
@@ -128,15 +136,20 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
         reserved = int(limit * RETRY_SHARE)  # none in batches under 10
         retries = _lock_oldest(
             due.filter(attempts__gt=0), limit - min(len(first), limit - reserved)
-        )  # notification_claim_idx
+        )  # notification_retry_idx: not past every first attempt due
         ids = first[: limit - len(retries)] + retries
         if not ids:
             return []
         Notification.objects.filter(pk__in=ids).update(
             attempts=F("attempts") + 1, next_attempt_at=lease_end
         )
-    rows = Notification.objects.filter(pk__in=ids, status=DeliveryStatus.PENDING)
-    by_id = {row.pk: row for row in rows.select_related("ticket__owner__email_confirmation")}
+    # By primary key only (see the module's docstring); a row cancelled since is dropped.
+    rows = Notification.objects.filter(pk__in=ids)
+    by_id = {
+        row.pk: row
+        for row in rows.select_related("ticket__owner__email_confirmation")
+        if row.status == DeliveryStatus.PENDING
+    }
     return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
 
 
@@ -156,11 +169,12 @@ def send_batch(
     transport: TransportFactory = EmailTransport,
     on_sent: OnSent | None = None,
 ) -> DeliveryReport:
-    """Send claimed notifications through one transport, recording each outcome at once.
+    """Send claimed notifications through one transport, recording each outcome.
 
-    `on_sent` gets the rows the channel accepted, after they are marked sent and before
-    the asynchronous commits end, even when the batch stops early: whatever it writes
-    follows the rows, never precedes them.
+    A failure is recorded as it happens; the accepted emails together, once the batch
+    ends however it ends (_mark_sent). `on_sent` gets the rows the channel accepted,
+    after they are marked sent and before the asynchronous commits end, even when the
+    batch stops early: whatever it writes follows the rows, never precedes them.
     """
     report = DeliveryReport()
     waits: list[float] = []  # seconds each sent email spent in the outbox
@@ -185,6 +199,31 @@ def _send_all(
     report: DeliveryReport,
     waits: list[float],
     sent: list[Notification],
+) -> None:
+    accepted: list[tuple[Notification, str]] = []
+    try:
+        _send_each(claimed, channel, report, accepted)
+    finally:
+        # Whatever stopped the batch, the emails the server accepted are recorded first.
+        if accepted:
+            sent_at = _mark_sent(accepted)
+            for notification, _ in accepted:
+                sent.append(notification)
+                waits.append((sent_at - notification.created_at).total_seconds())
+                log.info(
+                    "notification %s for ticket %s sent",
+                    notification.pk,
+                    notification.ticket_id,
+                    extra=_ids(notification, wait_seconds=waits[-1]),
+                )
+            report.sent += len(accepted)
+
+
+def _send_each(
+    claimed: list[Notification],
+    channel: Transport[Any],
+    report: DeliveryReport,
+    accepted: list[tuple[Notification, str]],
 ) -> None:
     started = time.monotonic()
     # Stop well before the lease ends so no other sender can claim a row still in hand.
@@ -218,16 +257,7 @@ def _send_all(
             opened = False
             _record_failure(notification, error, report)
             continue
-        sent_at = _mark_sent(notification, recipient)
-        sent.append(notification)
-        report.sent += 1
-        waits.append((sent_at - notification.created_at).total_seconds())
-        log.info(
-            "notification %s for ticket %s sent",
-            notification.pk,
-            notification.ticket_id,
-            extra=_ids(notification, wait_seconds=waits[-1]),
-        )
+        accepted.append((notification, recipient))
 
 
 def _fail_unreachable(
@@ -270,21 +300,35 @@ def _ids(notification: Notification, **more: object) -> dict[str, object]:
     }
 
 
-def _mark_sent(notification: Notification, recipient: str) -> datetime:
+def _mark_sent(accepted: Sequence[tuple[Notification, str]]) -> datetime:
+    """Record the emails a batch's server accepted: one read and one write for all of them.
+
+    Per email, a mark cost a round trip and a commit; per batch, the window for a
+    duplicate grows from one email to the batch in flight, which a crash re-sends after
+    the lease either way. Both statements find their rows by primary key alone.
+    """
     now = timezone.now()
-    # One statement, committed at once: the moment the server has accepted the email,
-    # the row says so, which keeps the window for a duplicate as short as it can be.
-    updated = Notification.objects.filter(pk=notification.pk, status=DeliveryStatus.PENDING).update(
-        status=DeliveryStatus.SENT,
-        sent_at=now,
-        recipient=recipient,
-        next_attempt_at=None,
-        last_error="",
-    )
-    if not updated:
-        # Cancelled while in flight: keep it cancelled but record the truth.
-        Notification.objects.filter(pk=notification.pk).update(
-            sent_at=now, recipient=recipient, last_error="sent after it was cancelled"
+    recipients = {notification.pk: recipient for notification, recipient in accepted}
+    with transaction.atomic():
+        statuses = dict(
+            Notification.objects.select_for_update()
+            .filter(pk__in=list(recipients))
+            .values_list("pk", "status")
+        )
+        rows: list[tuple[int, str, datetime, str, None, str]] = []
+        for pk, recipient in recipients.items():
+            status = statuses.get(pk)
+            if status is None:
+                continue  # deleted with its ticket meanwhile
+            if status == DeliveryStatus.PENDING:
+                rows.append((pk, DeliveryStatus.SENT, now, recipient, None, ""))
+            else:
+                # Cancelled while in flight: keep it cancelled but record the truth.
+                rows.append((pk, status, now, recipient, None, "sent after it was cancelled"))
+        bulk.update_rows(
+            Notification,
+            ["status", "sent_at", "recipient", "next_attempt_at", "last_error"],
+            rows,
         )
     return now
 

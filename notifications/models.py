@@ -63,10 +63,8 @@ class Notification(models.Model):
         ]
         indexes = [
             # Due pending rows oldest first: WHERE status = 'pending' AND next_attempt_at
-            # <= now ORDER BY next_attempt_at, id LIMIT n, the claim's pick of retries
-            # (attempts > 0; first attempts are claimed before, so few are in the way) and
-            # the backlog's counts. With id in the index, a claim reads n entries instead
-            # of sorting every pending row.
+            # <= now ORDER BY next_attempt_at, id: the backlog's counts, next_due_at. The
+            # claim reads its own two indexes below (first attempts, retries).
             models.Index(
                 fields=["next_attempt_at", "id"],
                 condition=Q(status="pending"),
@@ -78,6 +76,15 @@ class Notification(models.Model):
                 fields=["next_attempt_at", "id"],
                 condition=Q(status="pending", attempts=0),
                 name="notification_first_attempt_idx",
+            ),
+            # The claim's pick of retries (delivery.claim: attempts > 0), oldest first. Read
+            # through notification_claim_idx it walked past every first attempt due, the
+            # whole backlog, in each batch. Rows in flight enter it too (the claim counts
+            # the attempt), at their lease's end, out of the way until it passes.
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=Q(status="pending", attempts__gt=0),
+                name="notification_retry_idx",
             ),
             # /healthz and /metrics: the oldest pending row, MIN(created_at) WHERE status =
             # 'pending', without reading the sent rows that make up most of the table.

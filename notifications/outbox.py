@@ -1,12 +1,13 @@
 """Writing to the outbox: called inside the transaction that changes a ticket's state."""
 
+import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -16,6 +17,8 @@ from watchdog import bulk
 
 # (ticket id, metric, kind, deadline, threshold): what makes a notification unique.
 Row = tuple[int, str, Announcement, datetime, int]
+
+log = logging.getLogger(__name__)
 
 SLA_KINDS = (Announcement.WARNING, Announcement.MISSED)
 # Not sent yet, and still to be: a held email is released when its owner confirms, so it
@@ -39,6 +42,11 @@ QUEUED_FIELDS = (
     "created_at",
 )
 
+# Emails queued by this process since it last analyzed the outbox (refresh_statistics),
+# and how many make a backlog worth analyzing for.
+_queued_since_analyze = 0
+ANALYZE_AFTER_ROWS = 1000
+
 
 def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
     """Create one pending notification per row, unless it exists.
@@ -47,6 +55,9 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
     On PostgreSQL one INSERT of arrays per 2,000 rows (watchdog.bulk), elsewhere
     bulk_create: the same rows, without building a model instance per row.
     """
+    global _queued_since_analyze
+    rows = list(rows)
+    _queued_since_analyze += len(rows)
     if connection.vendor == "postgresql":
         created = timezone.now()  # auto_now_add
         bulk.insert_rows(
@@ -71,6 +82,33 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
         ignore_conflicts=True,
         batch_size=500,
     )
+
+
+def refresh_statistics() -> bool:
+    """ANALYZE the outbox once this process has queued a backlog since it last did.
+
+    PostgreSQL plans the claim from the table's statistics. Gathered while little was
+    pending, as an idle outbox is most of the time, they count the pending rows as none,
+    and a plan for none reads every pending row through the smallest of their partial
+    indexes and sorts them all, in every batch: each email then costs in proportion to
+    the backlog (bench/README.md, "A first pass over a big backlog"). Autovacuum would
+    analyze the table once a tenth of it changed, up to a minute later, and never where
+    it is off. Called by the SLA check after its state changes, before delivery; one
+    ANALYZE samples at most 30,000 rows whatever the table's size (a fraction of a
+    second). Returns whether it analyzed.
+    """
+    global _queued_since_analyze
+    if _queued_since_analyze < ANALYZE_AFTER_ROWS or connection.vendor != "postgresql":
+        return False
+    _queued_since_analyze = 0
+    table = connection.ops.quote_name(Notification._meta.db_table)
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {table}")
+    except DatabaseError as error:  # not the table's owner, say: plans stay as they are
+        log.warning("could not analyze %s: %s", table, error)
+        return False
+    return True
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from datetime import datetime
 from django.db.models import F, Min
 from django.utils import timezone
 
-from notifications import delivery
+from notifications import delivery, outbox
 from notifications.delivery import DeliveryReport
 from notifications.models import DeliveryStatus, Notification
 from policies.models import SlaPolicy
@@ -83,6 +83,8 @@ def run_state_changes(*, now: datetime | None = None) -> int:
     # Policy and calendar edits first, so the state changes below see the new deadlines.
     run_requested(now=now)
     changes = run_transitions(now=now)
+    # A backlog just queued is planned as one, not as the idle outbox last analyzed.
+    outbox.refresh_statistics()
     duration = time.monotonic() - started
     _record_run(duration_seconds=duration, state_changes=changes)
     log.log(

@@ -144,11 +144,16 @@ def update_rows(
         assignments = ", ".join(f"{name} = v.{name}" for name in names)
         key = quote(pk.column)
         for start in range(0, len(rows), CHUNK):
+            arrays = _arrays([pk, *fields_], rows[start : start + CHUNK])
+            # The keys once more as a condition on the table itself: PostgreSQL then reads
+            # the rows through the primary key whatever it estimates the table's size to
+            # be. Joined to the unnested rows alone, a table it believes small (statistics
+            # from before a backlog) was read whole for every batch, through a hash join.
             cursor.execute(
                 f"UPDATE {table} AS t SET {assignments} "  # noqa: S608 -- names from the model
                 f"FROM unnest({unnest}) AS v({key}, {', '.join(names)}) "
-                f"WHERE t.{key} = v.{key}",
-                _arrays([pk, *fields_], rows[start : start + CHUNK]),
+                f"WHERE t.{key} = v.{key} AND t.{key} = ANY(%b::{types[0]}[])",
+                [*arrays, arrays[0]],
             )
 
 

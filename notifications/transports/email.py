@@ -2,12 +2,14 @@
 
 import contextlib
 import smtplib
+from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, get_connection
+from django.core.mail.backends.smtp import EmailBackend as SmtpBackend
 from django.db import DatabaseError
 from django.utils import timezone
 
-from notifications.addresses import UnsendableMessage, prepare
+from notifications.addresses import Envelope, UnsendableMessage, envelope
 from notifications.emails import build_message
 from notifications.models import Notification
 from notifications.transports.base import SetAside, Transport, TransportError
@@ -16,7 +18,15 @@ NO_ADDRESS = "owner has no email address"
 HELD_REASON = "held until the owner confirms their email address"
 
 
-class EmailTransport(Transport[EmailMessage]):
+@dataclass(frozen=True)
+class Outgoing:
+    """A message and its envelope, formatted once (EmailTransport.prepare)."""
+
+    message: EmailMessage
+    envelope: Envelope
+
+
+class EmailTransport(Transport[Outgoing]):
     def __init__(self) -> None:
         self.connection = get_connection(fail_silently=False)
 
@@ -28,7 +38,7 @@ class EmailTransport(Transport[EmailMessage]):
             return SetAside(HELD_REASON, held=True)
         return owner.email
 
-    def prepare(self, notification: Notification, *, recipient: str) -> EmailMessage:
+    def prepare(self, notification: Notification, *, recipient: str) -> Outgoing:
         """The message, formatted once as the backend will: any failure here is permanent.
 
         What cannot be built from this row's data today cannot be built tomorrow either, and
@@ -39,7 +49,7 @@ class EmailTransport(Transport[EmailMessage]):
             message = build_message(
                 notification, recipient=recipient, now=timezone.now(), connection=self.connection
             )
-            prepare(message)
+            formatted = envelope(message)
         except DatabaseError:
             raise  # not the row's fault: the caller's retry or the loop deals with it
         except UnsendableMessage as error:
@@ -48,7 +58,7 @@ class EmailTransport(Transport[EmailMessage]):
             raise TransportError(
                 f"cannot build the message: {type(error).__name__}: {error}", permanent=True
             ) from error
-        return message
+        return Outgoing(message=message, envelope=formatted)
 
     def open(self) -> None:
         try:
@@ -58,9 +68,17 @@ class EmailTransport(Transport[EmailMessage]):
                 f"cannot connect: {error}", permanent=False, unreachable=True
             ) from error
 
-    def send(self, message: EmailMessage, *, recipient: str) -> None:
+    def send(self, message: Outgoing, *, recipient: str) -> None:
         try:
-            self.connection.send_messages([message])
+            smtp = getattr(self.connection, "connection", None)
+            if isinstance(self.connection, SmtpBackend) and smtp is not None:
+                # What the backend's send_messages does once it is open, with the envelope
+                # and bytes already made: formatting the addresses again cost as much as
+                # building the message.
+                e = message.envelope
+                smtp.sendmail(e.from_email, e.recipients, e.data)
+            else:
+                self.connection.send_messages([message.message])
         except smtplib.SMTPRecipientsRefused as error:
             codes = [code for code, _ in error.recipients.values()]
             permanent = bool(codes) and all(500 <= code < 600 for code in codes)

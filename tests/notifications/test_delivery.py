@@ -18,8 +18,11 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone as dj_timezone
 
+from notifications import delivery, outbox
 from notifications.delivery import claim, retry_delay, send_batch
 from notifications.models import DeliveryStatus, Notification
+from notifications.transports.base import TransportError
+from notifications.transports.email import EmailTransport
 from sla.enums import Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
@@ -712,6 +715,75 @@ def test_a_batch_of_warnings_stamps_their_tickets_in_one_statement(
         assert sent_at is not None
         assert Ticket.objects.get(pk=ticket.pk).resolution_warning_sent_at == sent_at
     assert Ticket.objects.get(pk=moved.pk).resolution_warning_sent_at is None
+
+
+def test_a_batch_records_the_emails_the_server_accepted_in_one_statement(
+    clock, make_ticket, smtp_settings
+):
+    for _ in range(5):
+        make_ticket(due_in=2 * HOUR)
+    claimed = claim(now=T0, limit=10)
+
+    with CaptureQueriesContext(connection) as queries:
+        report = send_batch(claimed)
+
+    assert report.sent == 5
+    assert len(smtp_settings.received()) == 5
+    # One statement (on SQLite one executemany, logged as "5 times: UPDATE ...").
+    marks = [q["sql"] for q in queries if 'UPDATE "notifications_notification"' in q["sql"]]
+    assert len(marks) == 1
+    assert statuses() == [("created", DeliveryStatus.SENT)] * 5
+    assert {n.recipient for n in Notification.objects.all()} == {ALICE}
+
+
+def test_emails_accepted_before_a_batch_fails_are_recorded_as_sent(
+    clock, make_ticket, smtp_settings, monkeypatch
+):
+    first, second = make_ticket(due_in=2 * HOUR), make_ticket(due_in=2 * HOUR)
+    claimed = claim(now=T0, limit=10)
+    send = EmailTransport.send
+
+    def refuse_the_second(self, message, *, recipient):
+        if smtp_settings.received():
+            raise TransportError("451 try again later", permanent=False)
+        send(self, message, recipient=recipient)
+
+    def crash(notification, error, report):
+        raise RuntimeError("the process is going down")
+
+    # The second email is refused, and recording that fails: the batch stops there.
+    monkeypatch.setattr(EmailTransport, "send", refuse_the_second)
+    monkeypatch.setattr(delivery, "_record_failure", crash)
+    with pytest.raises(RuntimeError):
+        send_batch(claimed)
+
+    assert len(smtp_settings.received()) == 1
+    assert row(first, "created").status == DeliveryStatus.SENT
+    assert row(second, "created").status == DeliveryStatus.PENDING
+
+
+def test_a_check_that_queued_a_backlog_has_the_outbox_analyzed_once(
+    clock, make_ticket, monkeypatch
+):
+    monkeypatch.setattr(outbox, "_queued_since_analyze", 0)
+    monkeypatch.setattr(outbox, "ANALYZE_AFTER_ROWS", 3)
+    make_ticket(due_in=2 * HOUR)
+    make_ticket(due_in=2 * HOUR)
+    assert not outbox.refresh_statistics()  # two queued: no backlog yet
+
+    make_ticket(due_in=2 * HOUR)
+    with CaptureQueriesContext(connection) as queries:
+        analyzed = outbox.refresh_statistics()
+        again = outbox.refresh_statistics()
+
+    analyzes = [q["sql"] for q in queries if q["sql"].startswith("ANALYZE")]
+    if connection.vendor == "postgresql":
+        assert analyzed
+        assert analyzes == ['ANALYZE "notifications_notification"']
+    else:  # SQLite plans without statistics of this kind
+        assert not analyzed
+        assert analyzes == []
+    assert not again  # counted afresh since
 
 
 def test_creating_a_ticket_through_the_api_never_waits_for_smtp(clock, api, hanging_smtp_server):
