@@ -171,8 +171,9 @@ def send_batch(
 ) -> DeliveryReport:
     """Send claimed notifications through one transport, recording each outcome.
 
-    A failure is recorded as it happens; the accepted emails together, once the batch
-    ends however it ends (_mark_sent). `on_sent` gets the rows the channel accepted,
+    A failure is recorded as it happens; the accepted emails SLA_DELIVERY_MARK_EVERY at a
+    time (each at once by default), and the rest once the batch ends however it ends
+    (_mark_sent). `on_sent` gets the rows the channel accepted,
     after they are marked sent and before the asynchronous commits end, even when the
     batch stops early: whatever it writes follows the rows, never precedes them.
     """
@@ -201,22 +202,29 @@ def _send_all(
     sent: list[Notification],
 ) -> None:
     accepted: list[tuple[Notification, str]] = []
+
+    def record() -> None:
+        """Mark what the server has accepted so far as sent (SLA_DELIVERY_MARK_EVERY)."""
+        if not accepted:
+            return
+        sent_at = _mark_sent(accepted)
+        for notification, _ in accepted:
+            sent.append(notification)
+            waits.append((sent_at - notification.created_at).total_seconds())
+            log.info(
+                "notification %s for ticket %s sent",
+                notification.pk,
+                notification.ticket_id,
+                extra=_ids(notification, wait_seconds=waits[-1]),
+            )
+        report.sent += len(accepted)
+        accepted.clear()
+
     try:
-        _send_each(claimed, channel, report, accepted)
+        _send_each(claimed, channel, report, accepted, record)
     finally:
         # Whatever stopped the batch, the emails the server accepted are recorded first.
-        if accepted:
-            sent_at = _mark_sent(accepted)
-            for notification, _ in accepted:
-                sent.append(notification)
-                waits.append((sent_at - notification.created_at).total_seconds())
-                log.info(
-                    "notification %s for ticket %s sent",
-                    notification.pk,
-                    notification.ticket_id,
-                    extra=_ids(notification, wait_seconds=waits[-1]),
-                )
-            report.sent += len(accepted)
+        record()
 
 
 def _send_each(
@@ -224,8 +232,10 @@ def _send_each(
     channel: Transport[Any],
     report: DeliveryReport,
     accepted: list[tuple[Notification, str]],
+    record: Callable[[], None],
 ) -> None:
     started = time.monotonic()
+    record_every = settings.SLA_DELIVERY_MARK_EVERY
     # Stop well before the lease ends so no other sender can claim a row still in hand.
     budget = settings.SLA_DELIVERY_LEASE_SECONDS * 0.5
     opened = False
@@ -258,6 +268,8 @@ def _send_each(
             _record_failure(notification, error, report)
             continue
         accepted.append((notification, recipient))
+        if len(accepted) >= record_every:
+            record()
 
 
 def _fail_unreachable(
@@ -301,11 +313,11 @@ def _ids(notification: Notification, **more: object) -> dict[str, object]:
 
 
 def _mark_sent(accepted: Sequence[tuple[Notification, str]]) -> datetime:
-    """Record the emails a batch's server accepted: one read and one write for all of them.
+    """Record emails the server accepted: one read and one write for all of them.
 
-    Per email, a mark cost a round trip and a commit; per batch, the window for a
-    duplicate grows from one email to the batch in flight, which a crash re-sends after
-    the lease either way. Both statements find their rows by primary key alone.
+    How many at a time is SLA_DELIVERY_MARK_EVERY: each one costs a round trip and a
+    commit; a group widens the window for a duplicate after a crash from the one email
+    in flight to the group. Both statements find their rows by primary key alone.
     """
     now = timezone.now()
     recipients = {notification.pk: recipient for notification, recipient in accepted}

@@ -203,6 +203,10 @@ SLA_WARNING_MINUTES = env_int("SLA_WARNING_MINUTES", 60, minimum=1)
 # The checker loop sleeps until the next due time, but never longer than this.
 SLA_CHECK_INTERVAL = env_float("SLA_CHECK_INTERVAL", 10.0, minimum=0.1)
 SLA_DELIVERY_BATCH_SIZE = env_int("SLA_DELIVERY_BATCH_SIZE", 100, minimum=1)
+# Accepted emails recorded as sent together: 1 records each as the server accepts it (a
+# crash re-sends at most the one in flight); more saves a commit per email, and a crash
+# may re-send that many.
+SLA_DELIVERY_MARK_EVERY = env_int("SLA_DELIVERY_MARK_EVERY", 1, minimum=1)
 SLA_DELIVERY_LEASE_SECONDS = env_int("SLA_DELIVERY_LEASE_SECONDS", 300, minimum=10)
 SLA_DELIVERY_MAX_ATTEMPTS = env_int("SLA_DELIVERY_MAX_ATTEMPTS", 12, minimum=1)
 SLA_RETRY_BASE_SECONDS = env_int("SLA_RETRY_BASE_SECONDS", 15, minimum=1)
