@@ -29,7 +29,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError, transaction
 from django.db import connection as db_connection
-from django.db.models import F, QuerySet
+from django.db.models import Case, F, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from notifications import latency
@@ -45,6 +45,8 @@ TransportFactory = Callable[[], Transport[Any]]
 # Told which rows a batch had accepted, once they are marked sent (tickets.engine stamps
 # the tickets of delivered warnings this way).
 OnSent = Callable[[Sequence[Notification]], None]
+# The last_error of a row cancelled while its email was in flight, and sent.
+CANCELLED_BUT_SENT = "sent after it was cancelled"
 # The least part of every claimed batch kept for retries while new rows are waiting.
 RETRY_SHARE = 0.1
 
@@ -320,6 +322,9 @@ def _mark_sent(accepted: Sequence[tuple[Notification, str]]) -> datetime:
     in flight to the group. Both statements find their rows by primary key alone.
     """
     now = timezone.now()
+    if len(accepted) == 1:
+        _mark_one_sent(*accepted[0], now=now)
+        return now
     recipients = {notification.pk: recipient for notification, recipient in accepted}
     with transaction.atomic():
         statuses = dict(
@@ -336,13 +341,27 @@ def _mark_sent(accepted: Sequence[tuple[Notification, str]]) -> datetime:
                 rows.append((pk, DeliveryStatus.SENT, now, recipient, None, ""))
             else:
                 # Cancelled while in flight: keep it cancelled but record the truth.
-                rows.append((pk, status, now, recipient, None, "sent after it was cancelled"))
+                rows.append((pk, status, now, recipient, None, CANCELLED_BUT_SENT))
         bulk.update_rows(
             Notification,
             ["status", "sent_at", "recipient", "next_attempt_at", "last_error"],
             rows,
         )
     return now
+
+
+def _mark_one_sent(notification: Notification, recipient: str, *, now: datetime) -> None:
+    """One email, one statement (SLA_DELIVERY_MARK_EVERY=1): found by primary key alone,
+    its status decided in the row, so that no statistics can send it through an index
+    of pending rows."""
+    pending = Q(status=DeliveryStatus.PENDING)
+    Notification.objects.filter(pk=notification.pk).update(
+        status=Case(When(pending, then=Value(DeliveryStatus.SENT)), default=F("status")),
+        last_error=Case(When(pending, then=Value("")), default=Value(CANCELLED_BUT_SENT)),
+        sent_at=now,
+        recipient=recipient,
+        next_attempt_at=None,
+    )
 
 
 @contextlib.contextmanager
