@@ -53,6 +53,10 @@ PERIODS = {
 }
 # A custom period spans at most this long (a year, leap day included).
 MAX_PERIOD_DAYS = 366
+# Custom dates outside these are refused: far enough for any desk, and clear of the
+# datetime range's ends in every time zone.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9000, 1, 1)
 PERCENTILES = (0.5, 0.9)
 ALL = "all"
 
@@ -107,6 +111,12 @@ class ComplianceFilters(forms.Form):
         data["period"] = period
         data["group_by"] = data.get("group_by") or "priority"
         start, end = data.get("start"), data.get("end")
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, f"Between {EARLIEST_DAY} and {LATEST_DAY}.")
+                data[name] = None
+        start, end = data.get("start"), data.get("end")
         if period == "custom":
             if start is None and "start" not in self.errors:
                 self.add_error("start", "Required with period=custom (YYYY-MM-DD).")
@@ -153,7 +163,8 @@ def period_bounds(
 @dataclass
 class ComplianceRow:
     key: str
-    label: str
+    # The priority or policy in words ("All" for the total).
+    name: str
     tickets: int = 0
     # Resolution decided: met (achieved) or missed (breached); open tickets on track are
     # neither yet, and count in neither.
@@ -212,19 +223,19 @@ def compliance(
     tickets = report_tickets(user, start=start, end=end)
     rows: dict[Any, ComplianceRow] = {}
     for key, counts in _counts(tickets, grouping.column).items():
-        rows[key] = ComplianceRow(key=str(key) if key is not None else "", label="", **counts)
-    for key, label in grouping.labels(rows).items():
-        rows[key].label = label
-    total = ComplianceRow(key=ALL, label="All")
+        rows[key] = ComplianceRow(key=str(key) if key is not None else "", name="", **counts)
+    for key, name in grouping.labels(rows).items():
+        rows[key].name = name
+    total = ComplianceRow(key=ALL, name="All")
     for counts in _counts(tickets, None).values():
-        total = ComplianceRow(key=ALL, label="All", **counts)
+        total = ComplianceRow(key=ALL, name="All", **counts)
     _fill(rows, total, tickets, grouping.column, now=now)
     ordered = sorted(
         rows.values(),
         key=lambda row: (
-            (_PRIORITY_ORDER.get(row.key, 0), row.label)
+            (_PRIORITY_ORDER.get(row.key, 0), row.name)
             if group_by == "priority"
-            else (row.key == "", row.label)
+            else (row.key == "", row.name)
         ),
     )
     bucket = "day" if end - start <= timedelta(days=31) else "week"
@@ -352,3 +363,44 @@ def _over_time(tickets: QuerySet[Ticket], *, bucket: str) -> list[Point]:
         percent = round(100 * row["achieved"] / decided, 1) if decided else None
         points.append(Point(starts_on=starts_on, achieved_percent=percent))
     return points
+
+
+def compliance_for(
+    user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime
+) -> ComplianceReport:
+    """The report a valid ComplianceFilters asks for."""
+    start, end = period_bounds(
+        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now
+    )
+    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now)
+
+
+# A row's numbers, in the order of the CSV's columns and the API's fields.
+ROW_FIELDS = (
+    "key",
+    "name",
+    "tickets",
+    "achieved",
+    "breached",
+    "achieved_percent",
+    "first_response_breached",
+    "first_response_median_seconds",
+    "first_response_p90_seconds",
+    "resolution_median_seconds",
+    "resolution_p90_seconds",
+    "paused_seconds",
+)
+
+
+def csv_lines(report: ComplianceReport) -> Iterable[list[str]]:
+    """The CSV's header, a line per row, and the total last: the API's numbers as text
+    (an empty cell where the API says null)."""
+    yield ["group_by", *ROW_FIELDS, "start", "end"]
+    for row in [*report.rows, report.total]:
+        values = (getattr(row, name) for name in ROW_FIELDS)
+        yield [
+            report.group_by,
+            *("" if value is None else str(value) for value in values),
+            report.start.isoformat(),
+            report.end.isoformat(),
+        ]
