@@ -198,7 +198,7 @@ class ComplianceReport:
     group_by: str
     rows: list[ComplianceRow]
     total: ComplianceRow
-    # "day" for periods up to 31 days, else "week".
+    # "day" for periods up to 31 days, else "week" (from Monday).
     bucket: str = "day"
     over_time: list[Point] = field(default_factory=list)
 
@@ -246,7 +246,7 @@ def compliance(
         rows=ordered,
         total=total,
         bucket=bucket,
-        over_time=_over_time(tickets, bucket=bucket),
+        over_time=_over_time(tickets, bucket=bucket, start=start, end=end),
     )
 
 
@@ -340,10 +340,17 @@ def _interpolate(values: dict[int, float], position: float) -> float | None:
     return round(values[low] + (values[high] - values[low]) * (position - low), 1)
 
 
-def _over_time(tickets: QuerySet[Ticket], *, bucket: str) -> list[Point]:
+def _over_time(
+    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime
+) -> list[Point]:
+    """Every day or week of [start, end), those with nothing decided included (None), so
+    that the chart's axis is a calendar."""
     zone = ZoneInfo(settings.TIME_ZONE)
-    trunc = TruncDate("created_at", tzinfo=zone) if bucket == "day" else None
-    starts = trunc if trunc is not None else TruncWeek("created_at", tzinfo=zone)
+    starts = (
+        TruncDate("created_at", tzinfo=zone)
+        if bucket == "day"
+        else TruncWeek("created_at", tzinfo=zone)
+    )
     found = (
         tickets.order_by()
         .annotate(starts=starts)
@@ -352,16 +359,23 @@ def _over_time(tickets: QuerySet[Ticket], *, bucket: str) -> list[Point]:
             achieved=Count("id", filter=Q(**{_STATE: SlaState.ACHIEVED})),
             breached=Count("id", filter=Q(**{_STATE: SlaState.BREACHED})),
         )
-        .order_by("starts")
     )
-    points = []
+    percents: dict[date, float | None] = {}
     for row in found:
         starts_on = row["starts"]
         if isinstance(starts_on, datetime):
             starts_on = starts_on.astimezone(zone).date()
         decided = row["achieved"] + row["breached"]
-        percent = round(100 * row["achieved"] / decided, 1) if decided else None
-        points.append(Point(starts_on=starts_on, achieved_percent=percent))
+        percents[starts_on] = round(100 * row["achieved"] / decided, 1) if decided else None
+    step = timedelta(days=1 if bucket == "day" else 7)
+    day = start.astimezone(zone).date()
+    if bucket == "week":
+        day -= timedelta(days=day.weekday())
+    last = end.astimezone(zone).date()
+    points = []
+    while day < last:
+        points.append(Point(starts_on=day, achieved_percent=percents.get(day)))
+        day += step
     return points
 
 

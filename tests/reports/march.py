@@ -74,4 +74,4 @@ def build_march(alice, bob) -> dict:
     set_status(bobs, Status.PENDING, at(5, 13))
     set_status(bobs, Status.RESOLVED, at(5, 18))
     run_check(now=T0)
-    return {"alice": [one, two, three, four], "bob": bobs}
+    return {"alice": [one, two, three, four], "pending": six, "bob": bobs}

@@ -95,14 +95,40 @@ def test_achieved_percent_over_time_per_day(alice, march):
     found = report(alice)
 
     assert found.bucket == "day"
-    assert [(p.starts_on.day, p.achieved_percent) for p in found.over_time] == [
-        (2, 100.0),
-        (3, 100.0),
-        (4, 0.0),
-        (5, 100.0),
-        (6, 0.0),
-        (9, None),
+    assert [p.starts_on.day for p in found.over_time] == list(range(1, 32))
+    percents = {p.starts_on.day: p.achieved_percent for p in found.over_time}
+    assert [percents[day] for day in range(1, 11)] == [
+        None,  # no ticket
+        100.0,
+        100.0,
+        0.0,
+        100.0,
+        0.0,
+        None,
+        None,
+        None,  # ticket 6, paused: neither met nor missed yet
+        None,
     ]
+
+
+def test_achieved_percent_over_time_per_week_for_a_longer_period(alice, march):
+    found = compliance(
+        alice,
+        start=datetime(2026, 2, 1, tzinfo=UTC),
+        end=datetime(2026, 4, 1, tzinfo=UTC),
+        group_by="priority",
+        now=T0,
+    )
+
+    assert found.bucket == "week"
+    weeks = {p.starts_on.isoformat(): p.achieved_percent for p in found.over_time}
+    assert next(iter(weeks)) == "2026-01-26"  # the Monday of 1 February's week
+    # Alice's February ticket (28 February, in the week of the 23rd), open: missed by T0.
+    assert weeks["2026-02-23"] == 0.0
+    assert weeks["2026-02-16"] is None  # no ticket
+    assert weeks["2026-03-02"] == 60.0  # tickets 1-5: three met, two missed
+    assert weeks["2026-03-09"] is None
+    assert len(weeks) == 10
 
 
 def test_a_period_with_no_tickets_has_empty_rows_and_a_zero_total(alice, march):
@@ -117,4 +143,4 @@ def test_a_period_with_no_tickets_has_empty_rows_and_a_zero_total(alice, march):
     assert found.rows == []
     assert found.total.tickets == 0
     assert found.total.achieved_percent is None
-    assert found.over_time == []
+    assert {p.achieved_percent for p in found.over_time} == {None}
