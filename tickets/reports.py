@@ -4,10 +4,11 @@ all read `compliance()`, so their numbers are the same numbers.
 
 Everything is counted in the database, a fixed number of queries whatever the period
 holds: counts with conditional aggregates, paused time with a sum, and each percentile
-as PostgreSQL's percentile_cont computes it (linear interpolation between the two
-nearest ranks), found with ROW_NUMBER() and COUNT() windows so that SQLite answers it
-too: only the one or two rows around each rank come back to Python. Its cost is one
-sort of the period's durations per metric (PostgreSQL's percentile_cont sorts as much).
+interpolated between the two nearest ranks as percentile_cont does. On PostgreSQL it is
+percentile_cont itself, in the same GROUP BY as the counts (one scan of the period). SQLite
+has no percentile_cont: there ROW_NUMBER() and COUNT() windows find the ranks, and only
+the one or two rows around each come back to Python, at the cost of one more scan and
+sort of the period's tickets per metric and grouping.
 
 Durations are wall time, from the ticket's creation: business time would need each
 ticket's calendar applied in Python to every row, which the database cannot do.
@@ -25,7 +26,9 @@ from zoneinfo import ZoneInfo
 from django import forms
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser, User
+from django.db import connections
 from django.db.models import (
+    Aggregate,
     Count,
     DurationField,
     Expression,
@@ -254,16 +257,52 @@ _STATE = "resolution_state"
 _FIRST_STATE = "first_response_state"
 
 
-def _counts(tickets: QuerySet[Ticket], column: str | None) -> dict[Any, dict[str, int]]:
+class PercentileCont(Aggregate):
+    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression: Any, *, fraction: float, **extra: Any) -> None:
+        # A float of this module's own (PERCENTILES), never input: inlined as SQL.
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+_ELAPSED = {
+    "first_response": ("first_responded_at", F("first_responded_at") - F("created_at")),
+    "resolution": ("resolved_at", F("resolved_at") - F("created_at")),
+}
+_PERCENTILE_FIELDS = {0.5: "median", 0.9: "p90"}
+
+
+def _native_percentiles(tickets: QuerySet[Ticket]) -> bool:
+    return connections[tickets.db].vendor == "postgresql"
+
+
+def _counts(tickets: QuerySet[Ticket], column: str | None) -> dict[Any, dict[str, Any]]:
     grouped = tickets.values(column) if column else tickets.annotate(_all=Value(1)).values("_all")
-    found = grouped.order_by().annotate(
-        tickets=Count("id"),
-        achieved=Count("id", filter=Q(**{_STATE: SlaState.ACHIEVED})),
-        breached=Count("id", filter=Q(**{_STATE: SlaState.BREACHED})),
-        first_response_breached=Count("id", filter=Q(**{_FIRST_STATE: SlaState.BREACHED})),
-    )
+    aggregates: dict[str, Aggregate] = {
+        "tickets": Count("id"),
+        "achieved": Count("id", filter=Q(**{_STATE: SlaState.ACHIEVED})),
+        "breached": Count("id", filter=Q(**{_STATE: SlaState.BREACHED})),
+        "first_response_breached": Count("id", filter=Q(**{_FIRST_STATE: SlaState.BREACHED})),
+    }
+    if _native_percentiles(tickets):
+        for metric, (_, elapsed) in _ELAPSED.items():
+            for p, suffix in _PERCENTILE_FIELDS.items():
+                wrapped = ExpressionWrapper(elapsed, output_field=DurationField())
+                aggregates[f"{metric}_{suffix}_seconds"] = PercentileCont(wrapped, fraction=p)
+    found = grouped.order_by().annotate(**aggregates)
     name = column or "_all"
-    return {row.pop(name): row for row in found}
+    result = {}
+    for row in found:
+        key = row.pop(name)
+        for field_name, value in row.items():
+            if isinstance(value, timedelta):
+                row[field_name] = round(value.total_seconds(), 1)
+        result[key] = row
+    return result
 
 
 def _fill(
@@ -274,12 +313,9 @@ def _fill(
     *,
     now: datetime,
 ) -> None:
-    """Percentiles of both metrics and the time paused, per row and for the total."""
-    metrics = {
-        "first_response": ("first_responded_at", F("first_responded_at") - F("created_at")),
-        "resolution": ("resolved_at", F("resolved_at") - F("created_at")),
-    }
-    for name, (present, elapsed) in metrics.items():
+    """The time paused, per row and for the total; and the percentiles of both metrics
+    where the database has no percentile_cont (_counts found them where it has)."""
+    for name, (present, elapsed) in _ELAPSED.items() if not _native_percentiles(tickets) else ():
         measured = tickets.filter(**{f"{present}__isnull": False})
         for group_column, targets in ((column, rows), (None, {ALL: total})):
             for key, (median, p90) in _percentiles(measured, elapsed, group_column).items():
