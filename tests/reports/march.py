@@ -17,6 +17,7 @@ alice. percentile_cont(p) of n sorted values is the value at position p*(n-1).
 """
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sla.enums import Priority, Status
 from tests.conftest import T0
@@ -45,7 +46,7 @@ def set_status(t: Ticket, status: Status, when: datetime) -> None:
     services.update_ticket(ticket=t, now=when, status=status)
 
 
-def build_march(alice, bob) -> dict:
+def build_march(alice, bob) -> dict[str, Any]:
     """The dataset of the table above, checked at T0."""
     calendar = CalendarFactory.create()
     PolicyFactory.create(name="Default", calendar=calendar, first_response_target=HOUR)

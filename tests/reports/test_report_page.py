@@ -4,6 +4,7 @@ CSV's numbers are the API's, who sees what, bad input, and a chart the CSP allow
 import csv
 import io
 import re
+from typing import Any
 
 import pytest
 import time_machine
@@ -34,7 +35,7 @@ def as_csv(value) -> str:
     return "" if value is None else str(value)
 
 
-def assert_csv_equals_api(rows: list[dict[str, str]], body: dict) -> None:
+def assert_csv_equals_api(rows: list[dict[str, str]], body: dict[str, Any]) -> None:
     expected = [*body["rows"], body["total"]]
     assert len(rows) == len(expected)
     for line, row in zip(rows, expected, strict=True):
