@@ -315,14 +315,8 @@ def _fill(
 ) -> None:
     """The time paused, per row and for the total; and the percentiles of both metrics
     where the database has no percentile_cont (_counts found them where it has)."""
-    for name, (present, elapsed) in _ELAPSED.items() if not _native_percentiles(tickets) else ():
-        measured = tickets.filter(**{f"{present}__isnull": False})
-        for group_column, targets in ((column, rows), (None, {ALL: total})):
-            for key, (median, p90) in _percentiles(measured, elapsed, group_column).items():
-                row = targets.get(key if group_column else ALL)
-                if row is not None:
-                    setattr(row, f"{name}_median_seconds", median)
-                    setattr(row, f"{name}_p90_seconds", p90)
+    if not _native_percentiles(tickets):
+        _window_percentiles(rows, total, tickets, column)
     paused = ExpressionWrapper(
         Coalesce(F("ended_at"), Value(now)) - F("started_at"), output_field=DurationField()
     )
@@ -332,6 +326,23 @@ def _fill(
             rows[key].paused_seconds = round(seconds.total_seconds(), 1)
     overall = pauses.aggregate(s=Sum(paused))["s"]
     total.paused_seconds = round(overall.total_seconds(), 1) if overall is not None else 0.0
+
+
+def _window_percentiles(
+    rows: dict[Any, ComplianceRow],
+    total: ComplianceRow,
+    tickets: QuerySet[Ticket],
+    column: str,
+) -> None:
+    """Both metrics' percentiles, per row and for the total, without percentile_cont."""
+    for name, (present, elapsed) in _ELAPSED.items():
+        measured = tickets.filter(**{f"{present}__isnull": False})
+        for group_column, targets in ((column, rows), (None, {ALL: total})):
+            for key, (median, p90) in _percentiles(measured, elapsed, group_column).items():
+                row = targets.get(key if group_column else ALL)
+                if row is not None:
+                    setattr(row, f"{name}_median_seconds", median)
+                    setattr(row, f"{name}_p90_seconds", p90)
 
 
 def _percentiles(

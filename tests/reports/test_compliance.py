@@ -1,13 +1,15 @@
 """The compliance report's numbers against the small dataset of tests/reports/march.py,
 computed by hand there."""
 
-from datetime import UTC, datetime
+import statistics
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from sla.enums import SlaState
 from tests.conftest import T0
 from tests.reports.march import MARCH
+from tickets import services
 from tickets.models import Ticket
 from tickets.reports import compliance
 
@@ -144,3 +146,20 @@ def test_a_period_with_no_tickets_has_empty_rows_and_a_zero_total(alice, march):
     assert found.total.tickets == 0
     assert found.total.achieved_percent is None
     assert {p.achieved_percent for p in found.over_time} == {None}
+
+
+def test_percentiles_match_pythons_inclusive_quantiles_on_more_tickets(alice):
+    """percentile_cont is statistics.quantiles(method="inclusive"): with 23 tickets
+    responded to after uneven delays, PostgreSQL and SQLite both find its numbers."""
+    delays = [(7 * i * i + 3 * i) % 500 + 1 for i in range(23)]
+    for number, minutes in enumerate(delays):
+        created = datetime(2026, 3, 1 + number, 9, tzinfo=UTC)
+        made = services.create_ticket(owner=alice, now=created, title="t", deadline=T0)
+        services.respond(ticket=made, now=created + timedelta(minutes=minutes))
+
+    found = report(alice).total
+
+    seconds = [60.0 * minutes for minutes in delays]
+    deciles = statistics.quantiles(seconds, n=10, method="inclusive")
+    assert found.first_response_median_seconds == round(statistics.median(seconds), 1)
+    assert found.first_response_p90_seconds == round(deciles[8], 1)
