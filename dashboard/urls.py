@@ -7,6 +7,7 @@ urlpatterns = [
     path("sign-in/", views.SignInView.as_view(), name="sign-in"),
     path("sign-out/", views.SignOutView.as_view(), name="sign-out"),
     path("board/", views.board, name="board"),
+    path("reports/compliance/", views.compliance_report, name="compliance-report"),
     # Ids are numbers of at most 18 digits (as the API's): anything else is a 404, never
     # a database error.
     re_path(r"^tickets/(?P<pk>[0-9]{1,18})/$", views.story, name="story"),

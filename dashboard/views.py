@@ -1,16 +1,26 @@
 """The pages: sign-in and sign-out (Django's auth views), the at-risk board, a ticket's
-SLA story, and responding from the board. Server-rendered; what a user may see is the
-API's rule, Ticket.objects.visible_to, and a ticket beyond it is a 404."""
+SLA story, responding from the board, and the compliance report with its CSV.
+Server-rendered; what a user may see is the API's rule, Ticket.objects.visible_to, and a
+ticket beyond it is a 404."""
 
-from collections.abc import Callable
+import csv
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 from functools import wraps
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
-from django.http import HttpRequest, HttpResponse, HttpResponseBase, HttpResponseRedirect
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBase,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,11 +32,12 @@ from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.exceptions import Throttled
 
 from dashboard.board import BoardFilters, build_board
+from dashboard.report_chart import achieved_chart
 from dashboard.signin import enforce_sign_in_limits
 from dashboard.story import chart, timeline
 from dashboard.timezones import display_zone
 from notifications.models import Notification
-from tickets import services
+from tickets import reports, services
 from tickets.clocks import Clocks
 from tickets.explain import explain_ticket
 from tickets.models import Ticket
@@ -174,3 +185,55 @@ def respond(request: HttpRequest, pk: str) -> HttpResponseRedirect:
     ):
         target = reverse("board")
     return HttpResponseRedirect(target)
+
+
+@strict_styles
+@require_GET
+@signed_in
+def compliance_report(request: HttpRequest) -> HttpResponseBase:
+    """The compliance report (tickets.reports, as GET /api/reports/compliance/): the
+    table, achieved % over time as a chart, and a link to the same numbers as CSV."""
+    filters = reports.ComplianceFilters(request.GET)
+    if not filters.is_valid():
+        return render(request, "dashboard/compliance_report.html", {"filters": filters}, status=400)
+    report = reports.compliance_for(request.user, filters.cleaned_data, now=timezone.now())
+    if request.GET.get("format") == "csv":
+        return _csv_response(report)
+    query = request.GET.copy()
+    query["format"] = "csv"
+    context = {
+        "filters": filters,
+        "report": report,
+        "last_day": (report.end - timedelta(days=1)).date(),
+        "chart": achieved_chart(
+            report.over_time, bucket=report.bucket, title=f"Achieved % per {report.bucket}"
+        ),
+        "csv_url": f"{reverse('compliance-report')}?{query.urlencode()}",
+        "time_zone": settings.TIME_ZONE,
+    }
+    # The period's days are TIME_ZONE's (tickets.reports), so its dates are shown there.
+    with timezone.override(ZoneInfo(settings.TIME_ZONE)):
+        return render(request, "dashboard/compliance_report.html", context)
+
+
+class _Echo:
+    """A file that hands back what is written: csv.writer formats a line, the response
+    streams it."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_response(report: reports.ComplianceReport) -> StreamingHttpResponse:
+    writer = csv.writer(_Echo())
+
+    def lines() -> Iterator[str]:
+        for line in reports.csv_lines(report):
+            yield writer.writerow(line)
+
+    day = report.start.date().isoformat()
+    response = StreamingHttpResponse(lines(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = (
+        f'attachment; filename="compliance-{report.group_by}-{day}.csv"'
+    )
+    return response

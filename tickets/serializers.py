@@ -188,3 +188,38 @@ class SlaExplanationSerializer(serializers.Serializer[Any]):
     first_response = SlaMetricSerializer()
     resolution = SlaResolutionSerializer()
     timeline = SlaEventSerializer(many=True)
+
+
+class ComplianceRowSerializer(serializers.Serializer[Any]):
+    """One row of the compliance report (tickets.reports.ComplianceRow); durations in
+    seconds of wall time, from the ticket's creation."""
+
+    key = serializers.CharField(help_text="The priority, the policy's id, or 'all'.")
+    name = serializers.CharField(help_text="The priority or policy in words; 'All'.")
+    tickets = serializers.IntegerField()
+    achieved = serializers.IntegerField(help_text="Resolved within the resolution deadline.")
+    breached = serializers.IntegerField(help_text="Resolution deadline missed.")
+    achieved_percent = serializers.FloatField(
+        allow_null=True, help_text="achieved / (achieved + breached); null when neither."
+    )
+    first_response_breached = serializers.IntegerField()
+    first_response_median_seconds = serializers.FloatField(allow_null=True)
+    first_response_p90_seconds = serializers.FloatField(allow_null=True)
+    resolution_median_seconds = serializers.FloatField(allow_null=True)
+    resolution_p90_seconds = serializers.FloatField(allow_null=True)
+    paused_seconds = serializers.FloatField(help_text="Wall time spent pending, up to now.")
+
+
+class CompliancePointSerializer(serializers.Serializer[Any]):
+    starts_on = serializers.DateField()
+    achieved_percent = serializers.FloatField(allow_null=True)
+
+
+class ComplianceReportSerializer(serializers.Serializer[Any]):
+    start = serializers.DateTimeField(help_text="Tickets created from this instant ...")
+    end = serializers.DateTimeField(help_text="... up to this one, excluded.")
+    group_by = serializers.CharField()
+    bucket = serializers.ChoiceField(choices=["day", "week"], help_text="Of over_time.")
+    rows = ComplianceRowSerializer(many=True)
+    total = ComplianceRowSerializer()
+    over_time = CompliancePointSerializer(many=True)

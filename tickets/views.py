@@ -7,21 +7,32 @@ from typing import Any, cast
 from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
+from rest_framework.views import APIView
 
 from notifications.models import Notification
 from notifications.serializers import NotificationSerializer
-from tickets import assignment, services
+from tickets import assignment, reports, services
 from tickets.explain import explain_ticket
 from tickets.filters import TicketFilter
 from tickets.models import Ticket, visibility_branches
-from tickets.serializers import SlaExplanationSerializer, TicketSerializer
+from tickets.serializers import (
+    ComplianceReportSerializer,
+    SlaExplanationSerializer,
+    TicketSerializer,
+)
 from watchdog.authentication import request_user
 from watchdog.ratelimits import enforce, user_key
 
@@ -168,3 +179,48 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
         warning thresholds, pauses, and the timeline of what set or moved each deadline."""
         explanation = explain_ticket(self.get_object(), now=timezone.now())
         return Response(SlaExplanationSerializer(explanation).data, status=status.HTTP_200_OK)
+
+
+_REPORT_PARAMETERS = [
+    OpenApiParameter(
+        "period",
+        str,
+        enum=list(reports.PERIODS),
+        description="Of ticket creation, in TIME_ZONE; default this_month.",
+    ),
+    OpenApiParameter(
+        "start", OpenApiTypes.DATE, description="With period=custom: the first day (YYYY-MM-DD)."
+    ),
+    OpenApiParameter(
+        "end",
+        OpenApiTypes.DATE,
+        description="With period=custom: the day after the last (excluded), at most "
+        f"{reports.MAX_PERIOD_DAYS} days after start.",
+    ),
+    OpenApiParameter(
+        "group_by", str, enum=list(reports.GROUPINGS), description="Default priority."
+    ),
+]
+
+
+class ComplianceReportView(APIView):
+    """GET /api/reports/compliance/: how the tickets you may see, created in a period,
+    fared against their SLAs (tickets.reports; the report page shows the same numbers)."""
+
+    @extend_schema(
+        operation_id="reports_compliance",
+        parameters=_REPORT_PARAMETERS,
+        responses={
+            200: ComplianceReportSerializer,
+            400: OpenApiResponse(description="A parameter not understood; its name is the key."),
+            401: _COMMON[401],
+        },
+    )
+    def get(self, request: Request) -> Response:
+        filters = reports.ComplianceFilters(request.query_params)
+        if not filters.is_valid():
+            raise ValidationError(
+                {name: [str(error) for error in errors] for name, errors in filters.errors.items()}
+            )
+        report = reports.compliance_for(request.user, filters.cleaned_data, now=timezone.now())
+        return Response(ComplianceReportSerializer(report).data, status=status.HTTP_200_OK)

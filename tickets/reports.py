@@ -1,0 +1,467 @@
+"""The compliance report: how the tickets created in a period fared against their SLAs,
+grouped by priority or policy. GET /api/reports/compliance/, the report page and its CSV
+all read `compliance()`, so their numbers are the same numbers.
+
+Everything is counted in the database, a fixed number of queries whatever the period
+holds: counts with conditional aggregates, paused time with a sum, and each percentile
+interpolated between the two nearest ranks as percentile_cont does. On PostgreSQL it is
+percentile_cont itself, in the same GROUP BY as the counts (one scan of the period). SQLite
+has no percentile_cont: there ROW_NUMBER() and COUNT() windows find the ranks, and only
+the one or two rows around each come back to Python, at the cost of one more scan and
+sort of the period's tickets per metric and grouping.
+
+Durations are wall time, from the ticket's creation: business time would need each
+ticket's calendar applied in Python to every row, which the database cannot do.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser, User
+from django.db import connections
+from django.db.models import (
+    Aggregate,
+    Count,
+    DurationField,
+    Expression,
+    ExpressionWrapper,
+    F,
+    FloatField,
+    Q,
+    QuerySet,
+    Sum,
+    Value,
+    Window,
+)
+from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
+
+from policies.models import SlaPolicy
+from sla.enums import Priority, SlaState
+from tickets.models import Ticket, TicketPause
+
+PERIODS = {
+    "this_week": "This week",
+    "last_week": "Last week",
+    "this_month": "This month",
+    "last_month": "Last month",
+    "custom": "Custom dates",
+}
+# A custom period spans at most this long (a year, leap day included).
+MAX_PERIOD_DAYS = 366
+# Custom dates outside these are refused: far enough for any desk, and clear of the
+# datetime range's ends in every time zone.
+EARLIEST_DAY = date(1970, 1, 1)
+LATEST_DAY = date(9000, 1, 1)
+PERCENTILES = (0.5, 0.9)
+ALL = "all"
+
+
+@dataclass(frozen=True)
+class Grouping:
+    """How tickets are put into rows: the ticket column, and each value's label.
+
+    A team or an assignee is one more entry in GROUPINGS once tickets have one."""
+
+    label: str
+    column: str
+    labels: Callable[[Iterable[Any]], dict[Any, str]]
+
+
+def _priority_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    return {key: Priority(key).name.title() for key in keys}
+
+
+def _policy_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    names = dict(SlaPolicy.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
+    return {key: names.get(key, "No policy") if key else "No policy" for key in keys}
+
+
+GROUPINGS = {
+    "priority": Grouping("Priority", "priority", _priority_labels),
+    "policy": Grouping("Policy", "policy_id", _policy_labels),
+}
+# Rows in this order: priorities by urgency, policies by name.
+_PRIORITY_ORDER = {priority.value: rank for rank, priority in enumerate(reversed(Priority))}
+
+
+class ComplianceFilters(forms.Form):
+    """What the query string of the report means (the API and the page share it)."""
+
+    period = forms.ChoiceField(choices=list(PERIODS.items()), required=False)
+    start = forms.DateField(required=False, input_formats=["%Y-%m-%d"], label="From")
+    end = forms.DateField(
+        required=False,
+        input_formats=["%Y-%m-%d"],
+        label="Until (excluded)",
+        help_text="The period is [from, until): tickets created from the first day up to, "
+        "not including, the second.",
+    )
+    group_by = forms.ChoiceField(
+        choices=[(key, grouping.label) for key, grouping in GROUPINGS.items()], required=False
+    )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        period = data.get("period") or "this_month"
+        data["period"] = period
+        data["group_by"] = data.get("group_by") or "priority"
+        start, end = data.get("start"), data.get("end")
+        for name in ("start", "end"):
+            day = data.get(name)
+            if day is not None and not EARLIEST_DAY <= day <= LATEST_DAY:
+                self.add_error(name, f"Between {EARLIEST_DAY} and {LATEST_DAY}.")
+                data[name] = None
+        start, end = data.get("start"), data.get("end")
+        if period == "custom":
+            if start is None and "start" not in self.errors:
+                self.add_error("start", "Required with period=custom (YYYY-MM-DD).")
+            if end is None and "end" not in self.errors:
+                self.add_error("end", "Required with period=custom (YYYY-MM-DD).")
+            if start is not None and end is not None:
+                if end <= start:
+                    self.add_error("end", "Must be after start.")
+                elif (end - start).days > MAX_PERIOD_DAYS:
+                    self.add_error("end", f"At most {MAX_PERIOD_DAYS} days after start.")
+        else:
+            for name in ("start", "end"):
+                if data.get(name) is not None:
+                    self.add_error(name, "Only with period=custom.")
+        return data
+
+
+def period_bounds(
+    period: str, *, start: date | None, end: date | None, now: datetime
+) -> tuple[datetime, datetime]:
+    """[start, end) of ticket creation, midnights in settings.TIME_ZONE (the report's zone)."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    today = now.astimezone(zone).date()
+    monday = today - timedelta(days=today.weekday())
+    first = today.replace(day=1)
+    days: dict[str, tuple[date, date]] = {
+        "this_week": (monday, monday + timedelta(days=7)),
+        "last_week": (monday - timedelta(days=7), monday),
+        "this_month": (first, (first + timedelta(days=32)).replace(day=1)),
+        "last_month": ((first - timedelta(days=1)).replace(day=1), first),
+    }
+    if period == "custom":
+        if start is None or end is None:
+            raise ValueError("a custom period needs start and end (ComplianceFilters checks)")
+        begin, finish = start, end
+    else:
+        begin, finish = days[period]
+    return (
+        datetime.combine(begin, time(), tzinfo=zone),
+        datetime.combine(finish, time(), tzinfo=zone),
+    )
+
+
+@dataclass
+class ComplianceRow:
+    key: str
+    # The priority or policy in words ("All" for the total).
+    name: str
+    tickets: int = 0
+    # Resolution decided: met (achieved) or missed (breached); open tickets on track are
+    # neither yet, and count in neither.
+    achieved: int = 0
+    breached: int = 0
+    first_response_breached: int = 0
+    first_response_median_seconds: float | None = None
+    first_response_p90_seconds: float | None = None
+    resolution_median_seconds: float | None = None
+    resolution_p90_seconds: float | None = None
+    paused_seconds: float = 0.0
+
+    @property
+    def achieved_percent(self) -> float | None:
+        decided = self.achieved + self.breached
+        return round(100 * self.achieved / decided, 1) if decided else None
+
+
+@dataclass(frozen=True)
+class Point:
+    """Achieved % of the tickets created in one day or week (None: nothing decided)."""
+
+    starts_on: date
+    achieved_percent: float | None
+
+
+@dataclass
+class ComplianceReport:
+    start: datetime
+    end: datetime
+    group_by: str
+    rows: list[ComplianceRow]
+    total: ComplianceRow
+    # "day" for periods up to 31 days, else "week" (from Monday).
+    bucket: str = "day"
+    over_time: list[Point] = field(default_factory=list)
+
+
+def report_tickets(
+    user: User | AnonymousUser, *, start: datetime, end: datetime
+) -> QuerySet[Ticket]:
+    """The tickets created in [start, end) that `user` may see (the API's rule)."""
+    return Ticket.objects.visible_to(user).filter(created_at__gte=start, created_at__lt=end)
+
+
+def compliance(
+    user: User | AnonymousUser,
+    *,
+    start: datetime,
+    end: datetime,
+    group_by: str,
+    now: datetime,
+) -> ComplianceReport:
+    """The report of the tickets `user` may see, created in [start, end)."""
+    grouping = GROUPINGS[group_by]
+    tickets = report_tickets(user, start=start, end=end)
+    rows: dict[Any, ComplianceRow] = {}
+    for key, counts in _counts(tickets, grouping.column).items():
+        rows[key] = ComplianceRow(key=str(key) if key is not None else "", name="", **counts)
+    for key, name in grouping.labels(rows).items():
+        rows[key].name = name
+    total = ComplianceRow(key=ALL, name="All")
+    for counts in _counts(tickets, None).values():
+        total = ComplianceRow(key=ALL, name="All", **counts)
+    _fill(rows, total, tickets, grouping.column, now=now)
+    ordered = sorted(
+        rows.values(),
+        key=lambda row: (
+            (_PRIORITY_ORDER.get(row.key, 0), row.name)
+            if group_by == "priority"
+            else (row.key == "", row.name)
+        ),
+    )
+    bucket = "day" if end - start <= timedelta(days=31) else "week"
+    return ComplianceReport(
+        start=start,
+        end=end,
+        group_by=group_by,
+        rows=ordered,
+        total=total,
+        bucket=bucket,
+        over_time=_over_time(tickets, bucket=bucket, start=start, end=end),
+    )
+
+
+_STATE = "resolution_state"
+_FIRST_STATE = "first_response_state"
+
+
+class PercentileCont(Aggregate):
+    """PostgreSQL's percentile_cont(fraction) WITHIN GROUP (ORDER BY expression)."""
+
+    function = "percentile_cont"
+    template = "%(function)s(%(fraction)s) WITHIN GROUP (ORDER BY %(expressions)s)"
+    output_field = DurationField()
+
+    def __init__(self, expression: Any, *, fraction: float, **extra: Any) -> None:
+        # A float of this module's own (PERCENTILES), never input: inlined as SQL.
+        super().__init__(expression, fraction=float(fraction), **extra)
+
+
+_ELAPSED = {
+    "first_response": ("first_responded_at", F("first_responded_at") - F("created_at")),
+    "resolution": ("resolved_at", F("resolved_at") - F("created_at")),
+}
+_PERCENTILE_FIELDS = {0.5: "median", 0.9: "p90"}
+
+
+def _native_percentiles(tickets: QuerySet[Ticket]) -> bool:
+    return connections[tickets.db].vendor == "postgresql"
+
+
+def _counts(tickets: QuerySet[Ticket], column: str | None) -> dict[Any, dict[str, Any]]:
+    grouped = tickets.values(column) if column else tickets.annotate(_all=Value(1)).values("_all")
+    aggregates: dict[str, Aggregate] = {
+        "tickets": Count("id"),
+        "achieved": Count("id", filter=Q(**{_STATE: SlaState.ACHIEVED})),
+        "breached": Count("id", filter=Q(**{_STATE: SlaState.BREACHED})),
+        "first_response_breached": Count("id", filter=Q(**{_FIRST_STATE: SlaState.BREACHED})),
+    }
+    if _native_percentiles(tickets):
+        for metric, (_, elapsed) in _ELAPSED.items():
+            for p, suffix in _PERCENTILE_FIELDS.items():
+                wrapped = ExpressionWrapper(elapsed, output_field=DurationField())
+                aggregates[f"{metric}_{suffix}_seconds"] = PercentileCont(wrapped, fraction=p)
+    found = grouped.order_by().annotate(**aggregates)
+    name = column or "_all"
+    result = {}
+    for row in found:
+        key = row.pop(name)
+        for field_name, value in row.items():
+            if isinstance(value, timedelta):
+                row[field_name] = round(value.total_seconds(), 1)
+        result[key] = row
+    return result
+
+
+def _fill(
+    rows: dict[Any, ComplianceRow],
+    total: ComplianceRow,
+    tickets: QuerySet[Ticket],
+    column: str,
+    *,
+    now: datetime,
+) -> None:
+    """The time paused, per row and for the total; and the percentiles of both metrics
+    where the database has no percentile_cont (_counts found them where it has)."""
+    if not _native_percentiles(tickets):
+        _window_percentiles(rows, total, tickets, column)
+    paused = ExpressionWrapper(
+        Coalesce(F("ended_at"), Value(now)) - F("started_at"), output_field=DurationField()
+    )
+    pauses = TicketPause.objects.filter(ticket__in=tickets.values("pk")).order_by()
+    for key, seconds in pauses.values_list(f"ticket__{column}").annotate(s=Sum(paused)):
+        if key in rows and seconds is not None:
+            rows[key].paused_seconds = round(seconds.total_seconds(), 1)
+    overall = pauses.aggregate(s=Sum(paused))["s"]
+    total.paused_seconds = round(overall.total_seconds(), 1) if overall is not None else 0.0
+
+
+def _window_percentiles(
+    rows: dict[Any, ComplianceRow],
+    total: ComplianceRow,
+    tickets: QuerySet[Ticket],
+    column: str,
+) -> None:
+    """Both metrics' percentiles, per row and for the total, without percentile_cont."""
+    for name, (present, elapsed) in _ELAPSED.items():
+        measured = tickets.filter(**{f"{present}__isnull": False})
+        for group_column, targets in ((column, rows), (None, {ALL: total})):
+            for key, (median, p90) in _percentiles(measured, elapsed, group_column).items():
+                row = targets.get(key if group_column else ALL)
+                if row is not None:
+                    setattr(row, f"{name}_median_seconds", median)
+                    setattr(row, f"{name}_p90_seconds", p90)
+
+
+def _percentiles(
+    tickets: QuerySet[Ticket], elapsed: Expression, column: str | None
+) -> dict[Any, tuple[float | None, float | None]]:
+    """Per group, percentile_cont(0.5) and (0.9) of `elapsed`, in seconds.
+
+    percentile_cont(p) of n sorted values is the value at 0-based position p*(n-1),
+    interpolated between the two ranks around it; only rows within one rank of a wanted
+    position are read back."""
+    partition = [F(column)] if column else []
+    ranked = tickets.order_by().annotate(
+        elapsed=ExpressionWrapper(elapsed, output_field=DurationField()),
+        rank=Window(RowNumber(), partition_by=partition, order_by=[F("elapsed").asc(), F("id")]),
+        n=Window(Count("id"), partition_by=partition),
+    )
+    near = Q()
+    for p in PERCENTILES:
+        distance = ExpressionWrapper(
+            F("rank") - Value(1) - Value(p) * (F("n") - Value(1)), output_field=FloatField()
+        )
+        near |= Q(**{f"near_{int(p * 100)}__gt": -1, f"near_{int(p * 100)}__lt": 1})
+        ranked = ranked.annotate(**{f"near_{int(p * 100)}": distance})
+    picked: dict[Any, dict[int, float]] = {}
+    sizes: dict[Any, int] = {}
+    fields = [column] if column else []
+    for found in ranked.filter(near).values(*fields, "elapsed", "rank", "n"):
+        key = found[column] if column else ALL
+        picked.setdefault(key, {})[found["rank"] - 1] = found["elapsed"].total_seconds()
+        sizes[key] = found["n"]
+    result: dict[Any, tuple[float | None, float | None]] = {}
+    for key, values in picked.items():
+        median, p90 = (_interpolate(values, p * (sizes[key] - 1)) for p in PERCENTILES)
+        result[key] = (median, p90)
+    return result
+
+
+def _interpolate(values: dict[int, float], position: float) -> float | None:
+    low, high = math.floor(position), math.ceil(position)
+    if low not in values or high not in values:
+        return None
+    return round(values[low] + (values[high] - values[low]) * (position - low), 1)
+
+
+def _over_time(
+    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime
+) -> list[Point]:
+    """Every day or week of [start, end), those with nothing decided included (None), so
+    that the chart's axis is a calendar."""
+    zone = ZoneInfo(settings.TIME_ZONE)
+    starts = (
+        TruncDate("created_at", tzinfo=zone)
+        if bucket == "day"
+        else TruncWeek("created_at", tzinfo=zone)
+    )
+    found = (
+        tickets.order_by()
+        .annotate(starts=starts)
+        .values("starts")
+        .annotate(
+            achieved=Count("id", filter=Q(**{_STATE: SlaState.ACHIEVED})),
+            breached=Count("id", filter=Q(**{_STATE: SlaState.BREACHED})),
+        )
+    )
+    percents: dict[date, float | None] = {}
+    for row in found:
+        starts_on = row["starts"]
+        if isinstance(starts_on, datetime):
+            starts_on = starts_on.astimezone(zone).date()
+        decided = row["achieved"] + row["breached"]
+        percents[starts_on] = round(100 * row["achieved"] / decided, 1) if decided else None
+    step = timedelta(days=1 if bucket == "day" else 7)
+    day = start.astimezone(zone).date()
+    if bucket == "week":
+        day -= timedelta(days=day.weekday())
+    last = end.astimezone(zone).date()
+    points = []
+    while day < last:
+        points.append(Point(starts_on=day, achieved_percent=percents.get(day)))
+        day += step
+    return points
+
+
+def compliance_for(
+    user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime
+) -> ComplianceReport:
+    """The report a valid ComplianceFilters asks for."""
+    start, end = period_bounds(
+        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now
+    )
+    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now)
+
+
+# A row's numbers, in the order of the CSV's columns and the API's fields.
+ROW_FIELDS = (
+    "key",
+    "name",
+    "tickets",
+    "achieved",
+    "breached",
+    "achieved_percent",
+    "first_response_breached",
+    "first_response_median_seconds",
+    "first_response_p90_seconds",
+    "resolution_median_seconds",
+    "resolution_p90_seconds",
+    "paused_seconds",
+)
+
+
+def csv_lines(report: ComplianceReport) -> Iterable[list[str]]:
+    """The CSV's header, a line per row, and the total last: the API's numbers as text
+    (an empty cell where the API says null)."""
+    yield ["group_by", *ROW_FIELDS, "start", "end"]
+    for row in [*report.rows, report.total]:
+        values = (getattr(row, name) for name in ROW_FIELDS)
+        yield [
+            report.group_by,
+            *("" if value is None else str(value) for value in values),
+            report.start.isoformat(),
+            report.end.isoformat(),
+        ]
