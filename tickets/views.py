@@ -217,6 +217,11 @@ class ComplianceReportView(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        # The page's form sends its blank fields; an API client that sends `start=` sent
+        # no date, which the schema does not allow.
+        blank = [name for name, value in request.query_params.items() if value == ""]
+        if blank:
+            raise ValidationError({name: ["May not be blank."] for name in blank})
         filters = reports.ComplianceFilters(request.query_params)
         if not filters.is_valid():
             raise ValidationError(
