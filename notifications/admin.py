@@ -1,9 +1,38 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from notifications.delivery import retry_failed
-from notifications.models import DeliveryStatus, Notification
+from notifications.models import DeliveryStatus, Endpoint, Notification
+from notifications.transports.addresses import UnsafeAddress, check_url, networks
+
+
+class EndpointForm(forms.ModelForm[Endpoint]):
+    url = forms.URLField(max_length=2000, assume_scheme="https")
+
+    def clean_url(self) -> str:
+        """The SSRF guard at save time, as the API's (delivery checks again)."""
+        url: str = self.cleaned_data["url"]
+        try:
+            check_url(url, allowed=networks(settings.WEBHOOK_ALLOWED_NETWORKS))
+        except UnsafeAddress as error:
+            raise forms.ValidationError(f"refused: {error}") from error
+        return url
+
+
+@admin.register(Endpoint)
+class EndpointAdmin(admin.ModelAdmin[Endpoint]):
+    """The secret is neither shown nor edited here (generated once, shown by the API)."""
+
+    list_display = ["id", "kind", "url", "team", "enabled", "disabled_reason", "created_at"]
+    list_filter = ["kind", "enabled"]
+    search_fields = ["url", "team__name"]
+    list_select_related = ["team"]
+    form = EndpointForm
+    readonly_fields = ["disabled_reason", "created_at"]
+    exclude = ["secret"]
 
 
 @admin.register(Notification)
@@ -12,13 +41,14 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         "id",
         "ticket",
         "kind",
+        "endpoint",
         "status",
         "attempts",
         "deadline",
         "sent_at",
         "last_error",
     ]
-    list_filter = ["status", "kind"]
+    list_filter = ["status", "kind", "endpoint__kind"]
     search_fields = ["ticket__title", "recipient", "=ticket__id"]
     list_select_related = ["ticket"]
     ordering = ["-created_at"]

@@ -1,6 +1,7 @@
 """Delivering the outbox: claim due rows with a lease, send them through a transport, record.
 
-The channel itself (SMTP today) is a notifications.transports class; what is here is the
+The channel itself (SMTP, or a row's webhook or Slack endpoint) is a
+notifications.transports class; what is here is the
 same for every channel: the claim, the batch loop and its time budget, and the outcome of
 each row (sent, retrying, failed, skipped, held).
 
@@ -36,6 +37,7 @@ from notifications import latency
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.base import SetAside, Transport, TransportError
 from notifications.transports.email import EmailTransport
+from notifications.transports.endpoints import TRANSPORTS
 from watchdog import bulk
 
 log = logging.getLogger(__name__)
@@ -149,7 +151,7 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
     rows = Notification.objects.filter(pk__in=ids)
     by_id = {
         row.pk: row
-        for row in rows.select_related("ticket__owner__email_confirmation")
+        for row in rows.select_related("ticket__owner__email_confirmation", "endpoint")
         if row.status == DeliveryStatus.PENDING
     }
     return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
@@ -169,6 +171,28 @@ def send_batch(
     claimed: list[Notification],
     *,
     transport: TransportFactory = EmailTransport,
+    on_sent: OnSent | None = None,
+) -> DeliveryReport:
+    """Send claimed notifications, each through its channel's transport, recording each
+    outcome: the emails through `transport`, the webhook and Slack copies through theirs
+    (transports/endpoints.py), one transport (one reused connection pool) per channel.
+    `on_sent` hears of emails only (what tickets.engine stamps is the email's delivery).
+    """
+    report = DeliveryReport()
+    emails = [row for row in claimed if row.endpoint_id is None]
+    if emails:
+        report.add(_send_channel(emails, transport=transport, on_sent=on_sent))
+    for kind, factory in TRANSPORTS.items():
+        rows = [row for row in claimed if row.endpoint is not None and row.endpoint.kind == kind]
+        if rows:
+            report.add(_send_channel(rows, transport=factory))
+    return report
+
+
+def _send_channel(
+    claimed: list[Notification],
+    *,
+    transport: TransportFactory,
     on_sent: OnSent | None = None,
 ) -> DeliveryReport:
     """Send claimed notifications through one transport, recording each outcome.

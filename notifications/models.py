@@ -1,3 +1,4 @@
+import secrets
 import uuid
 
 from django.db import models
@@ -13,6 +14,40 @@ class DeliveryStatus(models.TextChoices):
     SKIPPED = "skipped"  # nobody to send to (owner without an email address)
     HELD = "held"  # owner has not confirmed their address yet; queued again when they do
     CANCELLED = "cancelled"  # no longer true: ticket resolved, deadline moved, superseded
+
+
+class EndpointKind(models.TextChoices):
+    WEBHOOK = "webhook"  # signed JSON (transports/webhook.py)
+    SLACK = "slack"  # Slack-compatible incoming webhook (transports/slack.py)
+
+
+def new_secret() -> str:
+    """A webhook's signing key: 256 random bits, shown once when the endpoint is created."""
+    return secrets.token_urlsafe(32)
+
+
+class Endpoint(models.Model):
+    """Where a team's SLA warnings and misses are also POSTed (docs/webhooks.md).
+
+    Staff-managed. The URL passed the SSRF guard when it was saved (the API checks it); the
+    secret is generated here and never readable through the API after creation. A 410 Gone
+    from the receiver disables it (`disabled_reason` says why).
+    """
+
+    kind = models.CharField(max_length=16, choices=EndpointKind.choices)
+    url = models.URLField(max_length=2000)
+    secret = models.CharField(max_length=100, default=new_secret, editable=False)
+    enabled = models.BooleanField(default=True)
+    # A string reference: notifications imports no people module (pyproject's app layers).
+    team = models.ForeignKey("people.Team", on_delete=models.CASCADE, related_name="endpoints")
+    created_at = models.DateTimeField(auto_now_add=True)
+    disabled_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} endpoint {self.pk} of team {self.team_id}"
 
 
 class Notification(models.Model):
@@ -42,6 +77,16 @@ class Notification(models.Model):
     )
     recipient = models.CharField(max_length=254, blank=True)
     attempts = models.PositiveIntegerField(default=0)
+    # None: the email to the ticket's owner. Otherwise the webhook or Slack endpoint this
+    # copy of the announcement goes to (outbox.enqueue: one per enabled endpoint of the
+    # ticket's team); it is delivered through that endpoint's kind of transport.
+    endpoint = models.ForeignKey(
+        Endpoint,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="notifications",
+    )
     # For a pending row: when it may next be claimed. Claiming pushes it one lease ahead,
     # so a row held by a sender that died becomes claimable again when the lease ends.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -55,10 +100,17 @@ class Notification(models.Model):
         constraints = [
             # Exactly once per ticket, metric, kind, deadline and threshold. Cancelled rows
             # are left out so that a reopened ticket can be warned again about a deadline.
+            # Emails only (endpoint NULL): NULLs are distinct in a unique index.
             models.UniqueConstraint(
                 fields=["ticket", "metric", "kind", "deadline", "threshold"],
-                condition=~Q(status="cancelled"),
+                condition=~Q(status="cancelled") & Q(endpoint__isnull=True),
                 name="notification_once_per_deadline",
+            ),
+            # The same, once per endpoint for the webhook and Slack copies.
+            models.UniqueConstraint(
+                fields=["ticket", "metric", "kind", "deadline", "threshold", "endpoint"],
+                condition=~Q(status="cancelled") & Q(endpoint__isnull=False),
+                name="notification_once_per_endpoint",
             ),
         ]
         indexes = [

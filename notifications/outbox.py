@@ -11,7 +11,7 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from notifications.models import DeliveryStatus, Notification
+from notifications.models import DeliveryStatus, Endpoint, Notification
 from sla.enums import Announcement, SlaState
 from watchdog import bulk
 
@@ -40,6 +40,7 @@ QUEUED_FIELDS = (
     "attempts",
     "last_error",
     "created_at",
+    "endpoint_id",
 )
 
 # Emails queued by this process since it last analyzed the outbox (refresh_statistics),
@@ -56,14 +57,19 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
     bulk_create: the same rows, without building a model instance per row.
     """
     global _queued_since_analyze
-    rows = list(rows)
-    _queued_since_analyze += len(rows)
+    emails: list[tuple[Row, int | None]] = [(row, None) for row in rows]
+    copies = _endpoint_copies([row for row, _ in emails])
+    queued = emails + copies
+    _queued_since_analyze += len(queued)
     if connection.vendor == "postgresql":
         created = timezone.now()  # auto_now_add
         bulk.insert_rows(
             Notification,
             QUEUED_FIELDS,
-            [(*row, now, uuid.uuid4(), DeliveryStatus.PENDING, "", 0, "", created) for row in rows],
+            [
+                (*row, now, uuid.uuid4(), DeliveryStatus.PENDING, "", 0, "", created, endpoint)
+                for row, endpoint in queued
+            ],
             ignore_conflicts=True,
         )
         return
@@ -76,12 +82,32 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
                 deadline=deadline,
                 threshold=threshold,
                 next_attempt_at=now,
+                endpoint_id=endpoint,
             )
-            for ticket_id, metric, kind, deadline, threshold in rows
+            for (ticket_id, metric, kind, deadline, threshold), endpoint in queued
         ],
         ignore_conflicts=True,
         batch_size=500,
     )
+
+
+def _endpoint_copies(rows: list[Row]) -> list[tuple[Row, int | None]]:
+    """The same warnings and misses once more per enabled endpoint of the ticket's team.
+
+    Creation announcements stay email only: a channel is for what needs action. A ticket
+    in no team has no endpoints. One query for the whole call, whatever its size.
+    """
+    sla_rows = [row for row in rows if row[2] in SLA_KINDS]
+    if not sla_rows:
+        return []
+    by_ticket: dict[int, list[int]] = {}
+    for endpoint_id, ticket_id in bulk.fetch(
+        Endpoint.objects.filter(
+            enabled=True, team__tickets__id__in=bulk.ids_in(sorted({row[0] for row in sla_rows}))
+        ).values_list("id", "team__tickets__id")
+    ):
+        by_ticket.setdefault(ticket_id, []).append(endpoint_id)
+    return [(row, endpoint) for row in sla_rows for endpoint in by_ticket.get(row[0], ())]
 
 
 def refresh_statistics() -> bool:

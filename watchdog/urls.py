@@ -17,6 +17,7 @@ urlpatterns = [
     path("api/", include("tickets.urls")),
     path("api/", include("policies.urls")),
     path("api/", include("people.urls")),
+    path("api/", include("notifications.urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves Swagger UI's start script as a file (?script), not inline, so
     # the Content-Security-Policy needs no 'unsafe-inline' for scripts.

@@ -1,7 +1,7 @@
 """Signed webhooks: a notification POSTed as JSON to an endpoint's URL.
 
-Not wired into delivery yet (issue 13: endpoints, recipients and the outbox come next):
-the transport implements transports/base.py and is driven by its tests as delivery will.
+Delivery drives it through transports/endpoints.py, which gives each row its Endpoint
+model (notifications.models) and disables an endpoint on 410.
 
 What a receiver gets (docs/webhooks.md):
 
@@ -55,7 +55,7 @@ _TRANSIENT_4XX = frozenset({408, 425, 429})
 
 
 class Endpoint(Protocol):
-    """Where a webhook goes (the endpoint model of issue 13 will have these)."""
+    """Where a webhook goes (notifications.models.Endpoint has these)."""
 
     @property
     def url(self) -> str: ...

@@ -17,6 +17,7 @@ from tickets.checker import deliver_due
 FIELDS = [
     "id",
     "kind",
+    "endpoint",  # null for the email; a webhook or Slack endpoint id otherwise
     "deadline",
     "status",
     "attempts",
