@@ -204,6 +204,7 @@ def compliance_report(request: HttpRequest) -> HttpResponseBase:
     context = {
         "filters": filters,
         "report": report,
+        "group_label": reports.GROUPINGS[report.group_by].label,
         "last_day": (report.end - timedelta(days=1)).date(),
         "chart": achieved_chart(
             report.over_time, bucket=report.bucket, title=f"Achieved % per {report.bucket}"

@@ -1,6 +1,6 @@
 """The compliance report: how the tickets created in a period fared against their SLAs,
-grouped by priority or policy. GET /api/reports/compliance/, the report page and its CSV
-all read `compliance()`, so their numbers are the same numbers.
+grouped by priority, policy, team or assignee. GET /api/reports/compliance/, the report
+page and its CSV all read `compliance()`, so their numbers are the same numbers.
 
 Everything is counted in the database, a fixed number of queries whatever the period
 holds: counts with conditional aggregates, paused time with a sum, and each percentile
@@ -43,6 +43,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 
+from people.models import Team
 from policies.models import SlaPolicy
 from sla.enums import Priority, SlaState
 from tickets.models import Ticket, TicketPause
@@ -68,7 +69,8 @@ ALL = "all"
 class Grouping:
     """How tickets are put into rows: the ticket column, and each value's label.
 
-    A team or an assignee is one more entry in GROUPINGS once tickets have one."""
+    Tickets without a value (no policy, team or assignee) make one row of their own,
+    keyed "" and listed last."""
 
     label: str
     column: str
@@ -84,11 +86,26 @@ def _policy_labels(keys: Iterable[Any]) -> dict[Any, str]:
     return {key: names.get(key, "No policy") if key else "No policy" for key in keys}
 
 
+def _team_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    # A team's name is shown wherever one of its tickets is (the ticket API's `team`):
+    # only teams of tickets the reader may see are ever keys here.
+    names = dict(Team.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
+    return {key: names.get(key, "No team") if key else "No team" for key in keys}
+
+
+def _assignee_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    users = User.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "username")
+    names = dict(users)
+    return {key: names.get(key, "Unassigned") if key else "Unassigned" for key in keys}
+
+
 GROUPINGS = {
     "priority": Grouping("Priority", "priority", _priority_labels),
     "policy": Grouping("Policy", "policy_id", _policy_labels),
+    "team": Grouping("Team", "team_id", _team_labels),
+    "assignee": Grouping("Assignee", "assignee_id", _assignee_labels),
 }
-# Rows in this order: priorities by urgency, policies by name.
+# Rows in this order: priorities by urgency, the others by name (the "none" row last).
 _PRIORITY_ORDER = {priority.value: rank for rank, priority in enumerate(reversed(Priority))}
 
 
@@ -165,8 +182,10 @@ def period_bounds(
 
 @dataclass
 class ComplianceRow:
+    # The priority, or the policy's, team's or assignee's id ("" for none, "all": total).
     key: str
-    # The priority or policy in words ("All" for the total).
+    # The priority in words, or the policy's or team's name, or the assignee's username
+    # ("All" for the total).
     name: str
     tickets: int = 0
     # Resolution decided: met (achieved) or missed (breached); open tickets on track are

@@ -42,7 +42,7 @@ def test_it_answers_the_reports_numbers_for_the_caller(api, march, at_t0):
 
 def test_staff_count_every_ticket_and_a_user_only_their_own(bob, staff, march, at_t0):
     assert client_for(bob).get(MARCH).json()["total"]["tickets"] == 1
-    assert client_for(staff).get(MARCH).json()["total"]["tickets"] == 7
+    assert client_for(staff).get(MARCH).json()["total"]["tickets"] == 8
 
 
 def test_named_periods_count_from_today(api, march, at_t0):
@@ -70,11 +70,28 @@ def test_grouped_by_policy(api, march, at_t0):
     ]
 
 
+def test_grouped_by_team_and_by_assignee(api, alice, march, at_t0):
+    teams = api.get(MARCH + "&group_by=team").json()
+    assert teams["group_by"] == "team"
+    assert [(row["key"], row["name"], row["tickets"]) for row in teams["rows"]] == [
+        (str(march["support"].pk), "Support", 3),
+        ("", "No team", 3),
+    ]
+    assert teams["rows"][1]["paused_seconds"] == 10800.0
+    assignees = api.get(MARCH + "&group_by=assignee").json()
+    assert [(row["name"], row["tickets"]) for row in assignees["rows"]] == [
+        ("alice", 2),
+        ("dana", 1),
+        ("Unassigned", 3),
+    ]
+    assert assignees["total"]["tickets"] == 6
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [
         ("period=yesterday", "period"),
-        ("group_by=team", "group_by"),
+        ("group_by=owner", "group_by"),
         ("group_by=priority;drop", "group_by"),
         ("period=custom&end=2026-04-01", "start"),
         ("period=custom&start=2026-03-01", "end"),
@@ -108,5 +125,12 @@ def test_it_is_in_the_openapi_schema(api):
     schema = api.get("/api/schema/?format=json").json()
 
     operation = schema["paths"]["/api/reports/compliance/"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"period", "start", "end", "group_by"}
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"period", "start", "end", "group_by"}
+    assert set(parameters["group_by"]["schema"]["enum"]) == {
+        "priority",
+        "policy",
+        "team",
+        "assignee",
+    }
     assert set(operation["responses"]) >= {"200", "400", "401"}
