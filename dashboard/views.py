@@ -41,7 +41,7 @@ from tickets import reports, services
 from tickets.clocks import Clocks
 from tickets.explain import explain_ticket
 from tickets.models import Ticket
-from watchdog.ratelimits import RateLimiterUnavailable
+from watchdog.ratelimits import RateLimiterUnavailable, enforce, user_key
 
 # The pages need no inline style at all (htmx's indicator styles are switched off in
 # base.html), so their policy is stricter than the API docs' and the admin's.
@@ -192,7 +192,22 @@ def respond(request: HttpRequest, pk: str) -> HttpResponseRedirect:
 @signed_in
 def compliance_report(request: HttpRequest) -> HttpResponseBase:
     """The compliance report (tickets.reports, as GET /api/reports/compliance/): the
-    table, achieved % over time as a chart, and a link to the same numbers as CSV."""
+    table, achieved % over time as a chart, and a link to the same numbers as CSV.
+
+    The page and the CSV count against the API's budget (RATELIMIT_REPORTS): each
+    computes the whole report."""
+    try:
+        enforce(
+            request, group=reports.RATELIMIT_GROUP, key=user_key, rate=settings.RATELIMIT_REPORTS
+        )
+    except Throttled as exc:
+        response = render(
+            request, "dashboard/compliance_report.html", {"limited": True}, status=429
+        )
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            response["Retry-After"] = str(int(wait))
+        return response
     filters = reports.ComplianceFilters(request.GET)
     if not filters.is_valid():
         return render(request, "dashboard/compliance_report.html", {"filters": filters}, status=400)

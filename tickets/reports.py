@@ -445,6 +445,10 @@ def _over_time(
     return points
 
 
+# The rate limit group of every way to ask for a report (API, page, CSV): one budget.
+RATELIMIT_GROUP = "reports-compliance"
+
+
 def compliance_for(
     user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime
 ) -> ComplianceReport:

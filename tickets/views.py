@@ -214,9 +214,15 @@ class ComplianceReportView(APIView):
             200: ComplianceReportSerializer,
             400: OpenApiResponse(description="A parameter not understood; its name is the key."),
             401: _COMMON[401],
+            429: OpenApiResponse(
+                description="More reports than RATELIMIT_REPORTS allows; see Retry-After."
+            ),
         },
     )
     def get(self, request: Request) -> Response:
+        enforce(
+            request, group=reports.RATELIMIT_GROUP, key=user_key, rate=settings.RATELIMIT_REPORTS
+        )
         # The page's form sends its blank fields; an API client that sends `start=` sent
         # no date, which the schema does not allow.
         blank = [name for name, value in request.query_params.items() if value == ""]

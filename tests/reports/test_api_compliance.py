@@ -117,6 +117,20 @@ def test_bad_input_is_a_400_naming_the_parameter(api, query, parameter):
     assert parameter in response.json()
 
 
+def test_the_11th_report_in_a_minute_is_a_429_and_the_next_minute_answers(alice, clock):
+    api = client_for(alice)
+    answers = [api.get(MARCH).status_code for _ in range(10)]
+    assert answers == [200] * 10
+
+    limited = api.get(MARCH)
+
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert "throttled" in limited.json()["detail"].lower()
+    clock.shift(61)
+    assert api.get(MARCH).status_code == 200
+
+
 def test_it_needs_credentials(db):
     assert APIClient().get(MARCH).status_code == 401
 

@@ -109,6 +109,24 @@ def test_bad_input_is_a_400_page_naming_the_field(client, alice):
     assert client.get("/reports/compliance/?group_by=owner&format=csv").status_code == 400
 
 
+def test_the_page_and_the_csv_share_the_apis_report_limit(client, alice, bob, clock, settings):
+    settings.RATELIMIT_REPORTS = "3/m"
+    client.force_login(alice)
+    api = client_for(alice)
+    assert client.get(PAGE).status_code == 200
+    assert client.get(f"{PAGE}&format=csv").status_code == 200
+    assert api.get(f"/api/reports/compliance/?{QUERY}").status_code == 200
+
+    for limited in (client.get(f"{PAGE}&format=csv"), client.get(PAGE)):
+        assert limited.status_code == 429
+        assert 1 <= int(limited["Retry-After"]) <= 60
+        assert "Too many reports" in limited.content.decode()
+    assert api.get(f"/api/reports/compliance/?{QUERY}").status_code == 429
+    # Per user: bob still has his.
+    client.force_login(bob)
+    assert client.get(f"{PAGE}&format=csv").status_code == 200
+
+
 def test_nothing_is_visible_without_signing_in(client, db):
     response = client.get(f"{PAGE}&format=csv")
 
