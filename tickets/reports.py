@@ -10,6 +10,9 @@ has no percentile_cont: there ROW_NUMBER() and COUNT() windows find the ranks, a
 the one or two rows around each come back to Python, at the cost of one more scan and
 sort of the period's tickets per metric and grouping.
 
+Days (the period's, and the chart's) begin at midnight in the reader's time zone: the
+API's `tz` parameter, the page's display zone, else settings.TIME_ZONE.
+
 Durations are wall time, from the ticket's creation: business time would need each
 ticket's calendar applied in Python to every row, which the database cannot do.
 """
@@ -20,8 +23,9 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.conf import settings
@@ -124,6 +128,16 @@ class ComplianceFilters(forms.Form):
     group_by = forms.ChoiceField(
         choices=[(key, grouping.label) for key, grouping in GROUPINGS.items()], required=False
     )
+    # The API's; the page reads the reader's display zone instead (dashboard.timezones).
+    tz = forms.CharField(required=False, max_length=64, label="Time zone")
+
+    def clean_tz(self) -> ZoneInfo | None:
+        name = self.cleaned_data.get("tz") or ""
+        if not name:
+            return None
+        if name not in known_zones():
+            raise forms.ValidationError("Not a known IANA time zone (such as Europe/Berlin).")
+        return ZoneInfo(name)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -154,11 +168,28 @@ class ComplianceFilters(forms.Form):
         return data
 
 
+@lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    """The IANA names zoneinfo knows here (read once): only these are accepted, so no
+    name ever reaches ZoneInfo's file lookup that the system's database lacks."""
+    return frozenset(available_timezones())
+
+
+def default_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
 def period_bounds(
-    period: str, *, start: date | None, end: date | None, now: datetime
+    period: str,
+    *,
+    start: date | None,
+    end: date | None,
+    now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> tuple[datetime, datetime]:
-    """[start, end) of ticket creation, midnights in settings.TIME_ZONE (the report's zone)."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    """[start, end) of ticket creation, midnights in `zone` (the report's; default
+    settings.TIME_ZONE)."""
+    zone = zone or default_zone()
     today = now.astimezone(zone).date()
     monday = today - timedelta(days=today.weekday())
     first = today.replace(day=1)
@@ -222,6 +253,8 @@ class ComplianceReport:
     total: ComplianceRow
     # "day" for periods up to 31 days, else "week" (from Monday).
     bucket: str = "day"
+    # The IANA name of the zone whose midnights begin its days.
+    time_zone: str = "UTC"
     over_time: list[Point] = field(default_factory=list)
 
 
@@ -239,8 +272,11 @@ def compliance(
     end: datetime,
     group_by: str,
     now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> ComplianceReport:
-    """The report of the tickets `user` may see, created in [start, end)."""
+    """The report of the tickets `user` may see, created in [start, end); its days (the
+    chart's) in `zone` (default settings.TIME_ZONE)."""
+    zone = zone or default_zone()
     grouping = GROUPINGS[group_by]
     tickets = report_tickets(user, start=start, end=end)
     rows: dict[Any, ComplianceRow] = {}
@@ -268,7 +304,8 @@ def compliance(
         rows=ordered,
         total=total,
         bucket=bucket,
-        over_time=_over_time(tickets, bucket=bucket, start=start, end=end),
+        time_zone=zone.key,
+        over_time=_over_time(tickets, bucket=bucket, start=start, end=end, zone=zone),
     )
 
 
@@ -407,11 +444,10 @@ def _interpolate(values: dict[int, float], position: float) -> float | None:
 
 
 def _over_time(
-    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime
+    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime, zone: ZoneInfo
 ) -> list[Point]:
-    """Every day or week of [start, end), those with nothing decided included (None), so
-    that the chart's axis is a calendar."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    """Every day or week of [start, end) in `zone`, those with nothing decided included
+    (None), so that the chart's axis is a calendar."""
     starts = (
         TruncDate("created_at", tzinfo=zone)
         if bucket == "day"
@@ -450,13 +486,19 @@ RATELIMIT_GROUP = "reports-compliance"
 
 
 def compliance_for(
-    user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime
+    user: User | AnonymousUser,
+    filters: dict[str, Any],
+    *,
+    now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> ComplianceReport:
-    """The report a valid ComplianceFilters asks for."""
+    """The report a valid ComplianceFilters asks for, its days in `zone`, else in the
+    filters' `tz`, else in settings.TIME_ZONE."""
+    zone = zone or filters.get("tz") or default_zone()
     start, end = period_bounds(
-        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now
+        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now, zone=zone
     )
-    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now)
+    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now, zone=zone)
 
 
 # A row's numbers, in the order of the CSV's columns and the API's fields.

@@ -226,6 +226,9 @@ class ComplianceReportSerializer(serializers.Serializer[Any]):
     end = serializers.DateTimeField(help_text="... up to this one, excluded.")
     group_by = serializers.CharField()
     bucket = serializers.ChoiceField(choices=["day", "week"], help_text="Of over_time.")
+    time_zone = serializers.CharField(
+        help_text="The IANA zone whose midnights begin the period's and over_time's days."
+    )
     rows = ComplianceRowSerializer(many=True)
     total = ComplianceRowSerializer()
     over_time = CompliancePointSerializer(many=True)

@@ -70,6 +70,33 @@ def test_grouped_by_policy(api, march, at_t0):
     ]
 
 
+def test_the_days_begin_at_midnight_in_the_tz_asked_for(api, march, at_t0):
+    # Honolulu is UTC-10 all year: tickets created at 9:00 UTC belong to the day before.
+    honolulu = api.get(MARCH + "&tz=Pacific/Honolulu").json()
+
+    assert honolulu["time_zone"] == "Pacific/Honolulu"
+    assert (honolulu["start"], honolulu["end"]) == (
+        "2026-03-01T10:00:00Z",
+        "2026-04-01T10:00:00Z",
+    )
+    assert honolulu["total"]["tickets"] == 6
+    assert [point["achieved_percent"] for point in honolulu["over_time"][:6]] == [
+        100.0,  # ticket 1, created 2 March 9:00 UTC
+        100.0,
+        0.0,
+        100.0,
+        0.0,  # ticket 5, created 6 March 9:00 UTC
+        None,
+    ]
+    # 2 March in Honolulu holds ticket 2 (3 March 9:00 UTC); in UTC, ticket 1.
+    day = "/api/reports/compliance/?period=custom&start=2026-03-02&end=2026-03-03"
+    there = api.get(day + "&tz=Pacific/Honolulu").json()
+    assert (there["total"]["tickets"], there["total"]["first_response_breached"]) == (1, 1)
+    utc = api.get(day).json()
+    assert utc["time_zone"] == "UTC"
+    assert (utc["total"]["tickets"], utc["total"]["first_response_breached"]) == (1, 0)
+
+
 def test_grouped_by_team_and_by_assignee(api, alice, march, at_t0):
     teams = api.get(MARCH + "&group_by=team").json()
     assert teams["group_by"] == "team"
@@ -108,6 +135,11 @@ def test_grouped_by_team_and_by_assignee(api, alice, march, at_t0):
         ("start=", "start"),
         ("period=&group_by=policy", "period"),
         ("group_by=", "group_by"),
+        ("tz=", "tz"),
+        ("tz=Mars/Olympus", "tz"),
+        ("tz=../../etc/passwd", "tz"),
+        ("tz=%00", "tz"),
+        ("tz=" + "A" * 65, "tz"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_parameter(api, query, parameter):
@@ -140,7 +172,9 @@ def test_it_is_in_the_openapi_schema(api):
 
     operation = schema["paths"]["/api/reports/compliance/"]["get"]
     parameters = {p["name"]: p for p in operation["parameters"]}
-    assert set(parameters) == {"period", "start", "end", "group_by"}
+    assert set(parameters) == {"period", "start", "end", "group_by", "tz"}
+    assert {"UTC", "Europe/Berlin", "Pacific/Honolulu"} <= set(parameters["tz"]["schema"]["enum"])
+    assert "Mars/Olympus" not in parameters["tz"]["schema"]["enum"]
     assert set(parameters["group_by"]["schema"]["enum"]) == {
         "priority",
         "policy",

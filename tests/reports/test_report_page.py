@@ -99,6 +99,26 @@ def test_the_page_groups_by_team_under_a_team_column(client, alice, march, at_t0
     assert "Billing" not in html
 
 
+def test_the_page_and_the_csv_count_days_in_the_readers_zone(client, alice, march, at_t0):
+    client.force_login(alice)
+    client.cookies["tz"] = "Pacific/Honolulu"
+
+    response = client.get(PAGE)
+
+    report = response.context["report"]
+    assert report.time_zone == "Pacific/Honolulu"
+    assert report.start.isoformat() == "2026-03-01T00:00:00-10:00"
+    # Ticket 1 (2 March 9:00 UTC) is 1 March there.
+    assert report.over_time[0].achieved_percent == 100.0
+    html = response.content.decode()
+    assert "Pacific/Honolulu" in html
+    assert '<time datetime="2026-03-01T00:00:00-10:00">1 Mar 2026</time>' in html
+    rows = csv_rows(client.get(f"{PAGE}&format=csv"))
+    assert rows[-1]["start"] == "2026-03-01T00:00:00-10:00"
+    api = client_for(alice).get(f"/api/reports/compliance/?{QUERY}&tz=Pacific/Honolulu")
+    assert_csv_equals_api(rows, api.json())
+
+
 def test_bad_input_is_a_400_page_naming_the_field(client, alice):
     client.force_login(alice)
 
