@@ -14,10 +14,13 @@ from datetime import datetime, timedelta
 from datetime import time as clock_time
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 PORT = 8765
+# The browser's zone: the pages' display zone once its cookie is set.
+READER_ZONE = ZoneInfo("Europe/Berlin")
 PASSWORD = "demo password 1234"  # noqa: S105 (a throwaway demo user)
 CHROMIUM_ARGS = [
     "--headless",
@@ -153,7 +156,6 @@ def main() -> None:
 
 
 def shoot(base: str, story: int) -> None:
-    from django.utils import timezone
     from playwright.sync_api import sync_playwright
 
     OUT.mkdir(parents=True, exist_ok=True)
@@ -162,7 +164,7 @@ def shoot(base: str, story: int) -> None:
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         page = browser.new_context(
-            base_url=base, viewport={"width": 1180, "height": 520}, timezone_id="Europe/Berlin"
+            base_url=base, viewport={"width": 1180, "height": 520}, timezone_id=READER_ZONE.key
         ).new_page()
         page.goto("/")
         page.get_by_label("Username").fill("lead")
@@ -174,7 +176,7 @@ def shoot(base: str, story: int) -> None:
         page.goto(f"/tickets/{story}/")
         page.set_viewport_size({"width": 1180, "height": 900})
         page.screenshot(path=OUT / "story.png", full_page=True)
-        today = timezone.localdate()  # the report's days are TIME_ZONE's
+        today = datetime.now(READER_ZONE).date()  # the report's days are the reader's
         start, end = today - timedelta(days=14), today + timedelta(days=1)
         page.goto(f"/reports/compliance/?period=custom&start={start}&end={end}&group_by=team")
         page.screenshot(path=OUT / "report.png", full_page=True)
