@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterator
 from datetime import timedelta
 from functools import wraps
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from csp.decorators import csp_replace
 from django.conf import settings
@@ -41,7 +40,7 @@ from tickets import reports, services
 from tickets.clocks import Clocks
 from tickets.explain import explain_ticket
 from tickets.models import Ticket
-from watchdog.ratelimits import RateLimiterUnavailable
+from watchdog.ratelimits import RateLimiterUnavailable, enforce, user_key
 
 # The pages need no inline style at all (htmx's indicator styles are switched off in
 # base.html), so their policy is stricter than the API docs' and the admin's.
@@ -192,11 +191,30 @@ def respond(request: HttpRequest, pk: str) -> HttpResponseRedirect:
 @signed_in
 def compliance_report(request: HttpRequest) -> HttpResponseBase:
     """The compliance report (tickets.reports, as GET /api/reports/compliance/): the
-    table, achieved % over time as a chart, and a link to the same numbers as CSV."""
+    table, achieved % over time as a chart, and a link to the same numbers as CSV.
+
+    The page and the CSV count against the API's budget (RATELIMIT_REPORTS): each
+    computes the whole report."""
+    try:
+        enforce(
+            request, group=reports.RATELIMIT_GROUP, key=user_key, rate=settings.RATELIMIT_REPORTS
+        )
+    except Throttled as exc:
+        response = render(
+            request, "dashboard/compliance_report.html", {"limited": True}, status=429
+        )
+        wait = getattr(exc, "wait", None)
+        if wait is not None:
+            response["Retry-After"] = str(int(wait))
+        return response
     filters = reports.ComplianceFilters(request.GET)
     if not filters.is_valid():
         return render(request, "dashboard/compliance_report.html", {"filters": filters}, status=400)
-    report = reports.compliance_for(request.user, filters.cleaned_data, now=timezone.now())
+    # The reader's days: their display zone, as every other time on the pages.
+    zone = display_zone(request)
+    report = reports.compliance_for(
+        request.user, filters.cleaned_data, now=timezone.now(), zone=zone
+    )
     if request.GET.get("format") == "csv":
         return _csv_response(report)
     query = request.GET.copy()
@@ -204,15 +222,15 @@ def compliance_report(request: HttpRequest) -> HttpResponseBase:
     context = {
         "filters": filters,
         "report": report,
+        "group_label": reports.GROUPINGS[report.group_by].label,
         "last_day": (report.end - timedelta(days=1)).date(),
         "chart": achieved_chart(
             report.over_time, bucket=report.bucket, title=f"Achieved % per {report.bucket}"
         ),
         "csv_url": f"{reverse('compliance-report')}?{query.urlencode()}",
-        "time_zone": settings.TIME_ZONE,
+        "time_zone": report.time_zone,
     }
-    # The period's days are TIME_ZONE's (tickets.reports), so its dates are shown there.
-    with timezone.override(ZoneInfo(settings.TIME_ZONE)):
+    with timezone.override(zone):
         return render(request, "dashboard/compliance_report.html", context)
 
 

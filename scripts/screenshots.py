@@ -1,4 +1,4 @@
-"""Take docs/screenshots/board.png and story.png: demo tickets on a throwaway SQLite
+"""Take docs/screenshots/board.png, story.png and report.png: demo tickets on a throwaway SQLite
 database, the development server, and Debian's Chromium (as tests/pages drives it).
 
     .venv/bin/python scripts/screenshots.py
@@ -10,13 +10,17 @@ import sys
 import tempfile
 import time
 import urllib.request
+from datetime import datetime, timedelta
 from datetime import time as clock_time
-from datetime import timedelta
 from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 PORT = 8765
+# The browser's zone: the pages' display zone once its cookie is set.
+READER_ZONE = ZoneInfo("Europe/Berlin")
 PASSWORD = "demo password 1234"  # noqa: S105 (a throwaway demo user)
 CHROMIUM_ARGS = [
     "--headless",
@@ -87,8 +91,37 @@ def demo_data() -> int:
         now=now - timedelta(minutes=30),
     )
     services.respond(ticket=waiting, now=now - timedelta(minutes=20))
+    past_fortnight(lead, agent, now=now)
     run_check()  # the creation emails: the story shows them delivered
     return story.pk
+
+
+def past_fortnight(lead: Any, agent: Any, *, now: datetime) -> None:
+    """Tickets of the last two weeks, resolved on time or late, in two teams and to two
+    assignees: the compliance report's rows and chart (resolved, so off the board)."""
+    from people import services as people_services
+    from sla.enums import Status
+    from tickets import services
+
+    support = people_services.create_team(name="Support", members=[lead, agent])
+    billing = people_services.create_team(name="Billing", members=[lead])
+    for day in range(1, 14):
+        for number in range(3):
+            created = now - timedelta(days=day, hours=3 * number)
+            team = billing if number == 2 else support
+            ticket = services.create_ticket(
+                owner=lead,
+                title=f"Demo ticket {day}-{number}",
+                deadline=created + timedelta(hours=4),
+                team=team,
+                assignee=agent if team == support and number == 0 else lead,
+                now=created,
+            )
+            services.respond(ticket=ticket, now=created + timedelta(minutes=10 + 7 * day))
+            # Every fourth ticket (and Billing's on odd days) resolved after its deadline.
+            late = (day + number) % 4 == 0 or (number == 2 and day % 2 == 1)
+            resolved = created + timedelta(hours=5 if late else 1 + number)
+            services.update_ticket(ticket=ticket, now=resolved, status=Status.RESOLVED)
 
 
 def main() -> None:
@@ -131,7 +164,7 @@ def shoot(base: str, story: int) -> None:
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS
         )
         page = browser.new_context(
-            base_url=base, viewport={"width": 1180, "height": 520}, timezone_id="Europe/Berlin"
+            base_url=base, viewport={"width": 1180, "height": 520}, timezone_id=READER_ZONE.key
         ).new_page()
         page.goto("/")
         page.get_by_label("Username").fill("lead")
@@ -143,6 +176,10 @@ def shoot(base: str, story: int) -> None:
         page.goto(f"/tickets/{story}/")
         page.set_viewport_size({"width": 1180, "height": 900})
         page.screenshot(path=OUT / "story.png", full_page=True)
+        today = datetime.now(READER_ZONE).date()  # the report's days are the reader's
+        start, end = today - timedelta(days=14), today + timedelta(days=1)
+        page.goto(f"/reports/compliance/?period=custom&start={start}&end={end}&group_by=team")
+        page.screenshot(path=OUT / "report.png", full_page=True)
         browser.close()
 
 

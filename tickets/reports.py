@@ -1,6 +1,6 @@
 """The compliance report: how the tickets created in a period fared against their SLAs,
-grouped by priority or policy. GET /api/reports/compliance/, the report page and its CSV
-all read `compliance()`, so their numbers are the same numbers.
+grouped by priority, policy, team or assignee. GET /api/reports/compliance/, the report
+page and its CSV all read `compliance()`, so their numbers are the same numbers.
 
 Everything is counted in the database, a fixed number of queries whatever the period
 holds: counts with conditional aggregates, paused time with a sum, and each percentile
@@ -9,6 +9,9 @@ percentile_cont itself, in the same GROUP BY as the counts (one scan of the peri
 has no percentile_cont: there ROW_NUMBER() and COUNT() windows find the ranks, and only
 the one or two rows around each come back to Python, at the cost of one more scan and
 sort of the period's tickets per metric and grouping.
+
+Days (the period's, and the chart's) begin at midnight in the reader's time zone: the
+API's `tz` parameter, the page's display zone, else settings.TIME_ZONE.
 
 Durations are wall time, from the ticket's creation: business time would need each
 ticket's calendar applied in Python to every row, which the database cannot do.
@@ -20,8 +23,9 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, available_timezones
 
 from django import forms
 from django.conf import settings
@@ -43,6 +47,7 @@ from django.db.models import (
 )
 from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 
+from people.models import Team
 from policies.models import SlaPolicy
 from sla.enums import Priority, SlaState
 from tickets.models import Ticket, TicketPause
@@ -68,7 +73,8 @@ ALL = "all"
 class Grouping:
     """How tickets are put into rows: the ticket column, and each value's label.
 
-    A team or an assignee is one more entry in GROUPINGS once tickets have one."""
+    Tickets without a value (no policy, team or assignee) make one row of their own,
+    keyed "" and listed last."""
 
     label: str
     column: str
@@ -84,11 +90,26 @@ def _policy_labels(keys: Iterable[Any]) -> dict[Any, str]:
     return {key: names.get(key, "No policy") if key else "No policy" for key in keys}
 
 
+def _team_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    # A team's name is shown wherever one of its tickets is (the ticket API's `team`):
+    # only teams of tickets the reader may see are ever keys here.
+    names = dict(Team.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "name"))
+    return {key: names.get(key, "No team") if key else "No team" for key in keys}
+
+
+def _assignee_labels(keys: Iterable[Any]) -> dict[Any, str]:
+    users = User.objects.filter(pk__in=[k for k in keys if k]).values_list("pk", "username")
+    names = dict(users)
+    return {key: names.get(key, "Unassigned") if key else "Unassigned" for key in keys}
+
+
 GROUPINGS = {
     "priority": Grouping("Priority", "priority", _priority_labels),
     "policy": Grouping("Policy", "policy_id", _policy_labels),
+    "team": Grouping("Team", "team_id", _team_labels),
+    "assignee": Grouping("Assignee", "assignee_id", _assignee_labels),
 }
-# Rows in this order: priorities by urgency, policies by name.
+# Rows in this order: priorities by urgency, the others by name (the "none" row last).
 _PRIORITY_ORDER = {priority.value: rank for rank, priority in enumerate(reversed(Priority))}
 
 
@@ -107,6 +128,16 @@ class ComplianceFilters(forms.Form):
     group_by = forms.ChoiceField(
         choices=[(key, grouping.label) for key, grouping in GROUPINGS.items()], required=False
     )
+    # The API's; the page reads the reader's display zone instead (dashboard.timezones).
+    tz = forms.CharField(required=False, max_length=64, label="Time zone")
+
+    def clean_tz(self) -> ZoneInfo | None:
+        name = self.cleaned_data.get("tz") or ""
+        if not name:
+            return None
+        if name not in known_zones():
+            raise forms.ValidationError("Not a known IANA time zone (such as Europe/Berlin).")
+        return ZoneInfo(name)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -137,11 +168,28 @@ class ComplianceFilters(forms.Form):
         return data
 
 
+@lru_cache(maxsize=1)
+def known_zones() -> frozenset[str]:
+    """The IANA names zoneinfo knows here (read once): only these are accepted, so no
+    name ever reaches ZoneInfo's file lookup that the system's database lacks."""
+    return frozenset(available_timezones())
+
+
+def default_zone() -> ZoneInfo:
+    return ZoneInfo(settings.TIME_ZONE)
+
+
 def period_bounds(
-    period: str, *, start: date | None, end: date | None, now: datetime
+    period: str,
+    *,
+    start: date | None,
+    end: date | None,
+    now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> tuple[datetime, datetime]:
-    """[start, end) of ticket creation, midnights in settings.TIME_ZONE (the report's zone)."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    """[start, end) of ticket creation, midnights in `zone` (the report's; default
+    settings.TIME_ZONE)."""
+    zone = zone or default_zone()
     today = now.astimezone(zone).date()
     monday = today - timedelta(days=today.weekday())
     first = today.replace(day=1)
@@ -165,8 +213,10 @@ def period_bounds(
 
 @dataclass
 class ComplianceRow:
+    # The priority, or the policy's, team's or assignee's id ("" for none, "all": total).
     key: str
-    # The priority or policy in words ("All" for the total).
+    # The priority in words, or the policy's or team's name, or the assignee's username
+    # ("All" for the total).
     name: str
     tickets: int = 0
     # Resolution decided: met (achieved) or missed (breached); open tickets on track are
@@ -203,6 +253,8 @@ class ComplianceReport:
     total: ComplianceRow
     # "day" for periods up to 31 days, else "week" (from Monday).
     bucket: str = "day"
+    # The IANA name of the zone whose midnights begin its days.
+    time_zone: str = "UTC"
     over_time: list[Point] = field(default_factory=list)
 
 
@@ -220,8 +272,11 @@ def compliance(
     end: datetime,
     group_by: str,
     now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> ComplianceReport:
-    """The report of the tickets `user` may see, created in [start, end)."""
+    """The report of the tickets `user` may see, created in [start, end); its days (the
+    chart's) in `zone` (default settings.TIME_ZONE)."""
+    zone = zone or default_zone()
     grouping = GROUPINGS[group_by]
     tickets = report_tickets(user, start=start, end=end)
     rows: dict[Any, ComplianceRow] = {}
@@ -249,7 +304,8 @@ def compliance(
         rows=ordered,
         total=total,
         bucket=bucket,
-        over_time=_over_time(tickets, bucket=bucket, start=start, end=end),
+        time_zone=zone.key,
+        over_time=_over_time(tickets, bucket=bucket, start=start, end=end, zone=zone),
     )
 
 
@@ -388,11 +444,10 @@ def _interpolate(values: dict[int, float], position: float) -> float | None:
 
 
 def _over_time(
-    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime
+    tickets: QuerySet[Ticket], *, bucket: str, start: datetime, end: datetime, zone: ZoneInfo
 ) -> list[Point]:
-    """Every day or week of [start, end), those with nothing decided included (None), so
-    that the chart's axis is a calendar."""
-    zone = ZoneInfo(settings.TIME_ZONE)
+    """Every day or week of [start, end) in `zone`, those with nothing decided included
+    (None), so that the chart's axis is a calendar."""
     starts = (
         TruncDate("created_at", tzinfo=zone)
         if bucket == "day"
@@ -426,14 +481,24 @@ def _over_time(
     return points
 
 
+# The rate limit group of every way to ask for a report (API, page, CSV): one budget.
+RATELIMIT_GROUP = "reports-compliance"
+
+
 def compliance_for(
-    user: User | AnonymousUser, filters: dict[str, Any], *, now: datetime
+    user: User | AnonymousUser,
+    filters: dict[str, Any],
+    *,
+    now: datetime,
+    zone: ZoneInfo | None = None,
 ) -> ComplianceReport:
-    """The report a valid ComplianceFilters asks for."""
+    """The report a valid ComplianceFilters asks for, its days in `zone`, else in the
+    filters' `tz`, else in settings.TIME_ZONE."""
+    zone = zone or filters.get("tz") or default_zone()
     start, end = period_bounds(
-        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now
+        filters["period"], start=filters.get("start"), end=filters.get("end"), now=now, zone=zone
     )
-    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now)
+    return compliance(user, start=start, end=end, group_by=filters["group_by"], now=now, zone=zone)
 
 
 # A row's numbers, in the order of the CSV's columns and the API's fields.

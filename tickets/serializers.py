@@ -194,8 +194,14 @@ class ComplianceRowSerializer(serializers.Serializer[Any]):
     """One row of the compliance report (tickets.reports.ComplianceRow); durations in
     seconds of wall time, from the ticket's creation."""
 
-    key = serializers.CharField(help_text="The priority, the policy's id, or 'all'.")
-    name = serializers.CharField(help_text="The priority or policy in words; 'All'.")
+    key = serializers.CharField(
+        help_text="The priority, or the policy's, team's or assignee's id; '' for tickets "
+        "without one; 'all' for the total."
+    )
+    name = serializers.CharField(
+        help_text="The priority in words, the policy's or team's name, the assignee's "
+        "username; 'No policy', 'No team', 'Unassigned'; 'All'."
+    )
     tickets = serializers.IntegerField()
     achieved = serializers.IntegerField(help_text="Resolved within the resolution deadline.")
     breached = serializers.IntegerField(help_text="Resolution deadline missed.")
@@ -220,6 +226,9 @@ class ComplianceReportSerializer(serializers.Serializer[Any]):
     end = serializers.DateTimeField(help_text="... up to this one, excluded.")
     group_by = serializers.CharField()
     bucket = serializers.ChoiceField(choices=["day", "week"], help_text="Of over_time.")
+    time_zone = serializers.CharField(
+        help_text="The IANA zone whose midnights begin the period's and over_time's days."
+    )
     rows = ComplianceRowSerializer(many=True)
     total = ComplianceRowSerializer()
     over_time = CompliancePointSerializer(many=True)

@@ -315,6 +315,8 @@ API_COUNT_LIMIT = env_int("API_COUNT_LIMIT", 10_000, minimum=0)
 # address's guesses, so a stranger's bad passwords never lock its owner out.
 RATELIMIT_TICKETS_LIST = env_rate("RATELIMIT_TICKETS_LIST", "10/m")
 RATELIMIT_TICKETS_CREATE = env_rate("RATELIMIT_TICKETS_CREATE", "5/m")
+# The compliance report: its API, page and CSV on one budget per user (each a report).
+RATELIMIT_REPORTS = env_rate("RATELIMIT_REPORTS", "10/m")
 RATELIMIT_LOGIN_PER_IP = env_rate("RATELIMIT_LOGIN_PER_IP", "30/m")
 RATELIMIT_LOGIN_PER_USERNAME = env_rate("RATELIMIT_LOGIN_PER_USERNAME", "5/m")
 RATELIMIT_REGISTER_PER_IP = env_rate("RATELIMIT_REGISTER_PER_IP", "10/h")

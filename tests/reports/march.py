@@ -14,6 +14,20 @@ minutes and 2 hours. Wall-time durations, in seconds:
 
 Plus a ticket of alice's from February and one of bob's in March, which never count for
 alice. percentile_cont(p) of n sorted values is the value at position p*(n-1).
+
+Teams and assignees: alice and dana are in Support, dana alone in Billing.
+
+| # | team    | assignee |
+| 1 | Support | alice    |
+| 2 | Support | dana    |
+| 3 |         | alice    |
+| 4 | Support |          |
+| 5 |         |          |
+| 6 |         |          |
+
+Dana owns one more ticket of March, in Billing and assigned to herself (created on the
+5th at 9:00, never answered: first response and resolution breached at T0). Alice is no
+member of Billing, so it never counts for her; bob's ticket has neither team nor assignee.
 """
 
 from datetime import UTC, datetime, timedelta
@@ -22,7 +36,7 @@ from typing import Any
 from sla.enums import Priority, Status
 from tests.conftest import T0
 from tests.durations import HOUR, MINUTE
-from tests.factories import CalendarFactory, PolicyFactory, urgent_policy
+from tests.factories import CalendarFactory, PolicyFactory, TeamFactory, UserFactory, urgent_policy
 from tickets import services
 from tickets.checker import run_check
 from tickets.models import Ticket
@@ -34,8 +48,8 @@ def at(day: int, hour: int, minute: int = 0) -> datetime:
     return datetime(2026, 3, day, hour, minute, tzinfo=UTC)
 
 
-def ticket(owner, created: datetime, *, priority=Priority.NORMAL) -> Ticket:
-    return services.create_ticket(owner=owner, now=created, title="t", priority=priority)
+def ticket(owner, created: datetime, *, priority=Priority.NORMAL, **fields: Any) -> Ticket:
+    return services.create_ticket(owner=owner, now=created, title="t", priority=priority, **fields)
 
 
 def respond(t: Ticket, after: timedelta) -> None:
@@ -48,21 +62,24 @@ def set_status(t: Ticket, status: Status, when: datetime) -> None:
 
 def build_march(alice, bob) -> dict[str, Any]:
     """The dataset of the table above, checked at T0."""
+    dana = UserFactory.create(username="dana")
+    support = TeamFactory.create(name="Support", members=[alice, dana])
+    billing = TeamFactory.create(name="Billing", members=[dana])
     calendar = CalendarFactory.create()
     PolicyFactory.create(name="Default", calendar=calendar, first_response_target=HOUR)
     urgent_policy(calendar, first_response_target=30 * MINUTE, resolution_target=2 * HOUR)
-    one = ticket(alice, at(2, 9))
+    one = ticket(alice, at(2, 9), team=support, assignee=alice)
     respond(one, 30 * MINUTE)
     set_status(one, Status.RESOLVED, at(2, 11))
-    two = ticket(alice, at(3, 9))
+    two = ticket(alice, at(3, 9), team=support, assignee=dana)
     respond(two, 2 * HOUR)
     set_status(two, Status.RESOLVED, at(3, 12))
-    three = ticket(alice, at(4, 9))
+    three = ticket(alice, at(4, 9), assignee=alice)
     respond(three, 10 * MINUTE)
     set_status(three, Status.PENDING, at(4, 10))
     set_status(three, Status.OPEN, at(4, 11))
     set_status(three, Status.RESOLVED, at(4, 16))
-    four = ticket(alice, at(5, 9), priority=Priority.URGENT)
+    four = ticket(alice, at(5, 9), priority=Priority.URGENT, team=support)
     respond(four, 20 * MINUTE)
     set_status(four, Status.RESOLVED, at(5, 10))
     ticket(alice, at(6, 9), priority=Priority.URGENT)
@@ -74,5 +91,14 @@ def build_march(alice, bob) -> dict[str, Any]:
     respond(bobs, 3 * HOUR)
     set_status(bobs, Status.PENDING, at(5, 13))
     set_status(bobs, Status.RESOLVED, at(5, 18))
+    danas = ticket(dana, at(5, 9), team=billing, assignee=dana)
     run_check(now=T0)
-    return {"alice": [one, two, three, four], "pending": six, "bob": bobs}
+    return {
+        "alice": [one, two, three, four],
+        "pending": six,
+        "bob": bobs,
+        "dana": dana,
+        "danas": danas,
+        "support": support,
+        "billing": billing,
+    }

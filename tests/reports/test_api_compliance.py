@@ -42,7 +42,7 @@ def test_it_answers_the_reports_numbers_for_the_caller(api, march, at_t0):
 
 def test_staff_count_every_ticket_and_a_user_only_their_own(bob, staff, march, at_t0):
     assert client_for(bob).get(MARCH).json()["total"]["tickets"] == 1
-    assert client_for(staff).get(MARCH).json()["total"]["tickets"] == 7
+    assert client_for(staff).get(MARCH).json()["total"]["tickets"] == 8
 
 
 def test_named_periods_count_from_today(api, march, at_t0):
@@ -70,11 +70,55 @@ def test_grouped_by_policy(api, march, at_t0):
     ]
 
 
+def test_the_days_begin_at_midnight_in_the_tz_asked_for(api, march, at_t0):
+    # Honolulu is UTC-10 all year: tickets created at 9:00 UTC belong to the day before.
+    honolulu = api.get(MARCH + "&tz=Pacific/Honolulu").json()
+
+    assert honolulu["time_zone"] == "Pacific/Honolulu"
+    assert (honolulu["start"], honolulu["end"]) == (
+        "2026-03-01T10:00:00Z",
+        "2026-04-01T10:00:00Z",
+    )
+    assert honolulu["total"]["tickets"] == 6
+    assert [point["achieved_percent"] for point in honolulu["over_time"][:6]] == [
+        100.0,  # ticket 1, created 2 March 9:00 UTC
+        100.0,
+        0.0,
+        100.0,
+        0.0,  # ticket 5, created 6 March 9:00 UTC
+        None,
+    ]
+    # 2 March in Honolulu holds ticket 2 (3 March 9:00 UTC); in UTC, ticket 1.
+    day = "/api/reports/compliance/?period=custom&start=2026-03-02&end=2026-03-03"
+    there = api.get(day + "&tz=Pacific/Honolulu").json()
+    assert (there["total"]["tickets"], there["total"]["first_response_breached"]) == (1, 1)
+    utc = api.get(day).json()
+    assert utc["time_zone"] == "UTC"
+    assert (utc["total"]["tickets"], utc["total"]["first_response_breached"]) == (1, 0)
+
+
+def test_grouped_by_team_and_by_assignee(api, alice, march, at_t0):
+    teams = api.get(MARCH + "&group_by=team").json()
+    assert teams["group_by"] == "team"
+    assert [(row["key"], row["name"], row["tickets"]) for row in teams["rows"]] == [
+        (str(march["support"].pk), "Support", 3),
+        ("", "No team", 3),
+    ]
+    assert teams["rows"][1]["paused_seconds"] == 10800.0
+    assignees = api.get(MARCH + "&group_by=assignee").json()
+    assert [(row["name"], row["tickets"]) for row in assignees["rows"]] == [
+        ("alice", 2),
+        ("dana", 1),
+        ("Unassigned", 3),
+    ]
+    assert assignees["total"]["tickets"] == 6
+
+
 @pytest.mark.parametrize(
     ("query", "parameter"),
     [
         ("period=yesterday", "period"),
-        ("group_by=team", "group_by"),
+        ("group_by=owner", "group_by"),
         ("group_by=priority;drop", "group_by"),
         ("period=custom&end=2026-04-01", "start"),
         ("period=custom&start=2026-03-01", "end"),
@@ -91,6 +135,11 @@ def test_grouped_by_policy(api, march, at_t0):
         ("start=", "start"),
         ("period=&group_by=policy", "period"),
         ("group_by=", "group_by"),
+        ("tz=", "tz"),
+        ("tz=Mars/Olympus", "tz"),
+        ("tz=../../etc/passwd", "tz"),
+        ("tz=%00", "tz"),
+        ("tz=" + "A" * 65, "tz"),
     ],
 )
 def test_bad_input_is_a_400_naming_the_parameter(api, query, parameter):
@@ -98,6 +147,20 @@ def test_bad_input_is_a_400_naming_the_parameter(api, query, parameter):
 
     assert response.status_code == 400
     assert parameter in response.json()
+
+
+def test_the_11th_report_in_a_minute_is_a_429_and_the_next_minute_answers(alice, clock):
+    api = client_for(alice)
+    answers = [api.get(MARCH).status_code for _ in range(10)]
+    assert answers == [200] * 10
+
+    limited = api.get(MARCH)
+
+    assert limited.status_code == 429
+    assert 1 <= int(limited["Retry-After"]) <= 60
+    assert "throttled" in limited.json()["detail"].lower()
+    clock.shift(61)
+    assert api.get(MARCH).status_code == 200
 
 
 def test_it_needs_credentials(db):
@@ -108,5 +171,14 @@ def test_it_is_in_the_openapi_schema(api):
     schema = api.get("/api/schema/?format=json").json()
 
     operation = schema["paths"]["/api/reports/compliance/"]["get"]
-    assert {p["name"] for p in operation["parameters"]} == {"period", "start", "end", "group_by"}
+    parameters = {p["name"]: p for p in operation["parameters"]}
+    assert set(parameters) == {"period", "start", "end", "group_by", "tz"}
+    assert {"UTC", "Europe/Berlin", "Pacific/Honolulu"} <= set(parameters["tz"]["schema"]["enum"])
+    assert "Mars/Olympus" not in parameters["tz"]["schema"]["enum"]
+    assert set(parameters["group_by"]["schema"]["enum"]) == {
+        "priority",
+        "policy",
+        "team",
+        "assignee",
+    }
     assert set(operation["responses"]) >= {"200", "400", "401"}

@@ -81,8 +81,9 @@ def test_another_users_tickets_count_for_staff_only(alice, bob, staff, march):
     assert report(bob).total.tickets == 1
     assert report(bob).total.paused_seconds == 5 * 3600
     everyone = report(staff)
-    assert everyone.total.tickets == 7
-    assert by_key(everyone)["normal"].tickets == 5
+    # alice's six, bob's and dana's.
+    assert everyone.total.tickets == 8
+    assert by_key(everyone)["normal"].tickets == 6
     assert everyone.total.paused_seconds == 3600 + 7200 + 5 * 3600
 
 
@@ -91,6 +92,69 @@ def test_grouped_by_policy(alice, march):
 
     assert [(row.name, row.tickets) for row in found.rows] == [("Default", 4), ("Urgent", 2)]
     assert found.total.tickets == 6
+
+
+def test_grouped_by_team_with_a_row_for_tickets_without_one(alice, march):
+    found = report(alice, group_by="team")
+    rows = by_key(found)
+
+    support = str(march["support"].pk)
+    assert [(row.key, row.name) for row in found.rows] == [(support, "Support"), ("", "No team")]
+    # Support: tickets 1, 2, 4. First responses 1200, 1800, 7200; resolutions 3600,
+    # 7200, 10800: medians at position 1, p90s at 1.8.
+    team = rows[support]
+    assert (team.tickets, team.achieved, team.breached, team.achieved_percent) == (3, 3, 0, 100.0)
+    assert team.first_response_breached == 1
+    assert team.first_response_median_seconds == 1800
+    assert team.first_response_p90_seconds == 1800 + 0.8 * 5400
+    assert team.resolution_median_seconds == 7200
+    assert team.resolution_p90_seconds == 7200 + 0.8 * 3600
+    assert team.paused_seconds == 0
+    # No team: tickets 3, 5, 6. First responses 300, 600 (5 has none); one resolution.
+    none = rows[""]
+    assert (none.tickets, none.achieved, none.breached, none.achieved_percent) == (3, 0, 2, 0.0)
+    assert none.first_response_breached == 1
+    assert none.first_response_median_seconds == 300 + 0.5 * 300
+    assert none.first_response_p90_seconds == 300 + 0.9 * 300
+    assert none.resolution_median_seconds == none.resolution_p90_seconds == 25200
+    assert none.paused_seconds == 3600 + 7200
+    assert found.total.tickets == 6
+
+
+def test_grouped_by_assignee_with_a_row_for_unassigned_tickets(alice, march):
+    found = report(alice, group_by="assignee")
+
+    dana = march["dana"]
+    assert [(row.key, row.name, row.tickets) for row in found.rows] == [
+        (str(alice.pk), "alice", 2),  # tickets 1 and 3
+        (str(dana.pk), "dana", 1),  # ticket 2
+        ("", "Unassigned", 3),  # tickets 4, 5, 6
+    ]
+    rows = by_key(found)
+    mine = rows[str(alice.pk)]
+    assert (mine.achieved, mine.breached, mine.achieved_percent) == (1, 1, 50.0)
+    # Resolutions 7200 and 25200: the median halfway, p90 at position 0.9.
+    assert mine.resolution_median_seconds == 7200 + 0.5 * 18000
+    assert mine.resolution_p90_seconds == 7200 + 0.9 * 18000
+    assert mine.paused_seconds == 3600
+    assert rows[str(dana.pk)].first_response_breached == 1
+    unassigned = rows[""]
+    assert (unassigned.achieved, unassigned.breached) == (1, 1)
+    assert unassigned.paused_seconds == 7200
+
+
+def test_a_team_counts_only_the_tickets_the_reader_may_see(alice, bob, staff, march):
+    billing = str(march["billing"].pk)
+    # Dana's Billing ticket: alice (in Support only) and bob (in no team) never count it.
+    assert billing not in by_key(report(alice, group_by="team"))
+    assert [(row.key, row.tickets) for row in report(bob, group_by="team").rows] == [("", 1)]
+    assert str(march["dana"].pk) not in by_key(report(bob, group_by="assignee"))
+    # Dana sees her own ticket and Support's three, not alice's tickets without a team.
+    danas = report(march["dana"], group_by="team")
+    assert [(row.name, row.tickets) for row in danas.rows] == [("Billing", 1), ("Support", 3)]
+    assert (danas.total.tickets, danas.total.breached) == (4, 1)
+    everyone = by_key(report(staff, group_by="team"))
+    assert (everyone[billing].tickets, everyone[""].tickets) == (1, 4)
 
 
 def test_achieved_percent_over_time_per_day(alice, march):
