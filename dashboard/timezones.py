@@ -5,11 +5,12 @@ cookie (no personal setting exists yet); settings.TIME_ZONE until it has. A user
 with a time zone would be read here, and nowhere else.
 """
 
-from functools import lru_cache
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.http import HttpRequest
+
+from watchdog.zones import known_zones
 
 COOKIE = "tz"
 
@@ -18,12 +19,6 @@ def display_zone(request: HttpRequest) -> ZoneInfo:
     """The zone `request`'s pages are shown in: a known IANA name from the cookie, or the
     server's TIME_ZONE. Anything else in the cookie is ignored, never an error."""
     name = request.COOKIES.get(COOKIE, "")
-    if name in _known_zones():
+    if name in known_zones():
         return ZoneInfo(name)
     return ZoneInfo(settings.TIME_ZONE)
-
-
-@lru_cache(maxsize=1)
-def _known_zones() -> frozenset[str]:
-    # Read from the system's zone database once, not per request.
-    return frozenset(available_timezones())

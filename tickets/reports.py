@@ -23,9 +23,8 @@ import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo, available_timezones
+from zoneinfo import ZoneInfo
 
 from django import forms
 from django.conf import settings
@@ -51,6 +50,7 @@ from people.models import Team
 from policies.models import SlaPolicy
 from sla.enums import Priority, SlaState
 from tickets.models import Ticket, TicketPause
+from watchdog.zones import known_zones
 
 PERIODS = {
     "this_week": "This week",
@@ -166,13 +166,6 @@ class ComplianceFilters(forms.Form):
                 if data.get(name) is not None:
                     self.add_error(name, "Only with period=custom.")
         return data
-
-
-@lru_cache(maxsize=1)
-def known_zones() -> frozenset[str]:
-    """The IANA names zoneinfo knows here (read once): only these are accepted, so no
-    name ever reaches ZoneInfo's file lookup that the system's database lacks."""
-    return frozenset(available_timezones())
 
 
 def default_zone() -> ZoneInfo:

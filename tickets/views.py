@@ -35,6 +35,7 @@ from tickets.serializers import (
 )
 from watchdog.authentication import request_user
 from watchdog.ratelimits import enforce, user_key
+from watchdog.zones import known_zones
 
 _COMMON = {
     401: OpenApiResponse(description="Missing or invalid credentials."),
@@ -205,7 +206,7 @@ _REPORT_PARAMETERS = [
     OpenApiParameter(
         "tz",
         str,
-        enum=sorted(reports.known_zones()),
+        enum=sorted(known_zones()),
         description="The IANA time zone (Europe/Berlin) whose midnights begin the days; "
         "default the server's TIME_ZONE.",
     ),
