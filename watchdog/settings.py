@@ -17,7 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 from dotenv import load_dotenv
 from kombu import Exchange, Queue
 
-from sla.enums import SlaState, choices
+from sla.enums import Announcement, SlaState, choices
 from watchdog.environment import (
     env_bool,
     env_choice,
@@ -388,7 +388,12 @@ SPECTACULAR_SETTINGS = {
     # sla_state and first_response_state share these states: one enum, not two names.
     # (The choices as the fields have them: for a bare Enum, drf-spectacular would hash
     # its member names, not the labels, and the override would match nothing.)
-    "ENUM_NAME_OVERRIDES": {"SlaStateEnum": choices(SlaState)},
+    "ENUM_NAME_OVERRIDES": {
+        "SlaStateEnum": choices(SlaState),
+        # Two fields named `kind`: a notification's and an endpoint's.
+        "AnnouncementEnum": choices(Announcement),
+        "EndpointKindEnum": "notifications.models.EndpointKind",
+    },
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "watchdog.schema.state_request_rules",
