@@ -27,7 +27,14 @@ _ONE = {404: OpenApiResponse(description="No such endpoint.")}
 
 
 @extend_schema_view(
-    list=extend_schema(responses={200: EndpointSerializer(many=True), **_DENIED}),
+    list=extend_schema(
+        responses={
+            200: EndpointSerializer(many=True),
+            400: OpenApiResponse(description="A `page_size` that is not a number."),
+            404: OpenApiResponse(description="Invalid page."),
+            **_DENIED,
+        }
+    ),
     retrieve=extend_schema(responses={200: EndpointSerializer, **_DENIED, **_ONE}),
     create=extend_schema(responses={201: EndpointCreatedSerializer, **_BAD, **_DENIED}),
     update=extend_schema(responses={200: EndpointSerializer, **_BAD, **_DENIED, **_ONE}),

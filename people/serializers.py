@@ -38,6 +38,14 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
         model = Team
         fields = ["id", "name", "members", "lead", "escalation_contact"]
 
+    def to_internal_value(self, data: Any) -> dict[str, Any]:
+        # DRF's many-field takes any iterable, so {} or {"3": 1} read as a list of keys.
+        members = data.get("members") if isinstance(data, dict) else None
+        if members is not None and not isinstance(members, list):
+            raise serializers.ValidationError({"members": ["Expected a list of user ids."]})
+        validated: dict[str, Any] = super().to_internal_value(data)
+        return validated
+
     def validate_members(self, value: list[Any]) -> list[Any]:
         if len({user.pk for user in value}) != len(value):
             raise serializers.ValidationError("A member is listed twice.")

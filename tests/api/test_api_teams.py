@@ -90,6 +90,8 @@ def test_staff_create_and_change_a_team(staff, alice, bob):
         ({"name": "Support"}, "name"),  # taken
         ({"name": "New", "members": [999_999]}, "members"),
         ({"name": "New", "members": "1"}, "members"),
+        ({"name": "New", "members": {}}, "members"),  # an object is not a list
+        ({"name": "New", "members": {"1": 1}}, "members"),
         ({"name": "New", "lead": "boss"}, "lead"),
         ({"name": "New", "escalation_contact": 999_999}, "escalation_contact"),
     ],
