@@ -151,7 +151,9 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
     rows = Notification.objects.filter(pk__in=ids)
     by_id = {
         row.pk: row
-        for row in rows.select_related("ticket__owner__email_confirmation", "endpoint")
+        for row in rows.select_related(
+            "ticket__owner__email_confirmation", "recipient_user__email_confirmation", "endpoint"
+        )
         if row.status == DeliveryStatus.PENDING
     }
     return [by_id[pk] for pk in ids if pk in by_id]  # in claim order: first attempts first
@@ -236,7 +238,9 @@ def _send_all(
         sent_at = _mark_sent(accepted)
         for notification, _ in accepted:
             sent.append(notification)
-            waits.append((sent_at - notification.created_at).total_seconds())
+            # From when it could go: queued, or the end of its recipient's quiet hours.
+            since = max(notification.created_at, notification.held_until or notification.created_at)
+            waits.append((sent_at - since).total_seconds())
             log.info(
                 "notification %s for ticket %s sent",
                 notification.pk,
@@ -444,6 +448,7 @@ def _hold(notification: Notification, reason: str) -> None:
         status=DeliveryStatus.HELD,
         attempts=F("attempts") - 1,
         next_attempt_at=None,
+        held_until=None,  # no longer quiet hours: the confirmation releases it
         last_error=reason,
     )
 

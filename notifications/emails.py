@@ -31,6 +31,15 @@ def headline(notification: Notification) -> str:
     return _HEADLINES[Metric(notification.metric), Announcement(notification.kind)]
 
 
+def escalation_note(notification: Notification) -> str:
+    """ " (escalation level 2, reminder 1)" for an escalation level's notification; "" for
+    the owner's own emails (level 0)."""
+    if not notification.level:
+        return ""
+    reminder = f", reminder {notification.repeat}" if notification.repeat else ""
+    return f" (escalation level {notification.level}{reminder})"
+
+
 # Control characters and line breaks of any kind: a title must never start a new header.
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 
@@ -141,7 +150,7 @@ def build_message(
     connection: BaseEmailBackend | None = None,
 ) -> EmailMultiAlternatives:
     ticket = notification.ticket
-    announced = headline(notification)
+    announced = headline(notification) + escalation_note(notification)
     context = {
         "headline": announced,
         "kind": notification.kind,
@@ -164,6 +173,7 @@ def build_message(
             "X-SLA-Watchdog-Kind": notification.kind,
             "X-SLA-Watchdog-Metric": notification.metric,
             "X-SLA-Watchdog-Ticket": str(ticket.pk),
+            "X-SLA-Watchdog-Level": str(notification.level),
         },
         connection=connection,
     )

@@ -1,10 +1,14 @@
 import secrets
 import uuid
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from sla.enums import Announcement, Metric, choices
+
+# What makes an announcement one notification; each recipient adds its own columns.
+ONCE = ["ticket", "metric", "kind", "deadline", "threshold"]
 
 
 class DeliveryStatus(models.TextChoices):
@@ -12,7 +16,9 @@ class DeliveryStatus(models.TextChoices):
     SENT = "sent"  # accepted by the mail server
     FAILED = "failed"  # gave up: permanent error or attempts exhausted; retry from admin
     SKIPPED = "skipped"  # nobody to send to (owner without an email address)
-    HELD = "held"  # owner has not confirmed their address yet; queued again when they do
+    # The recipient has not confirmed their address yet (queued again when they do), or is
+    # in their quiet hours (`held_until`: queued again by the check when they end).
+    HELD = "held"
     CANCELLED = "cancelled"  # no longer true: ticket resolved, deadline moved, superseded
 
 
@@ -87,6 +93,24 @@ class Notification(models.Model):
         blank=True,
         related_name="notifications",
     )
+    # Escalation (sla.escalation): 0 is the seed's announcement to the owner and the
+    # team's endpoints; 1, 2, ... the levels of the ticket's escalation policy. `repeat`
+    # counts a breach level's re-notifications (0: its first firing).
+    level = models.PositiveSmallIntegerField(default=0, db_default=0)
+    repeat = models.PositiveSmallIntegerField(default=0, db_default=0)
+    # The person an escalation email goes to; None: the ticket's owner (level 0), or an
+    # endpoint's copy.
+    recipient_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+    )
+    # Held (status held) for the recipient's quiet hours until this instant; the check
+    # queues it then (outbox.release_quiet).
+    held_until = models.DateTimeField(null=True, blank=True)
     # For a pending row: when it may next be claimed. Claiming pushes it one lease ahead,
     # so a row held by a sender that died becomes claimable again when the lease ends.
     next_attempt_at = models.DateTimeField(null=True, blank=True)
@@ -98,19 +122,28 @@ class Notification(models.Model):
 
     class Meta:
         constraints = [
-            # Exactly once per ticket, metric, kind, deadline and threshold. Cancelled rows
-            # are left out so that a reopened ticket can be warned again about a deadline.
-            # Emails only (endpoint NULL): NULLs are distinct in a unique index.
+            # Exactly once per ticket, metric, kind, deadline, threshold, level, repeat and
+            # recipient. Cancelled rows are left out so that a reopened ticket can be warned
+            # again about a deadline.
+            # The owner's emails (no endpoint, no recipient_user): NULLs are distinct in a
+            # unique index, hence one constraint per kind of recipient.
             models.UniqueConstraint(
-                fields=["ticket", "metric", "kind", "deadline", "threshold"],
-                condition=~Q(status="cancelled") & Q(endpoint__isnull=True),
+                fields=[*ONCE, "level", "repeat"],
+                condition=~Q(status="cancelled")
+                & Q(endpoint__isnull=True, recipient_user__isnull=True),
                 name="notification_once_per_deadline",
             ),
             # The same, once per endpoint for the webhook and Slack copies.
             models.UniqueConstraint(
-                fields=["ticket", "metric", "kind", "deadline", "threshold", "endpoint"],
+                fields=[*ONCE, "level", "repeat", "endpoint"],
                 condition=~Q(status="cancelled") & Q(endpoint__isnull=False),
                 name="notification_once_per_endpoint",
+            ),
+            # And once per person for an escalation level's emails.
+            models.UniqueConstraint(
+                fields=[*ONCE, "level", "repeat", "recipient_user"],
+                condition=~Q(status="cancelled") & Q(recipient_user__isnull=False),
+                name="notification_once_per_person",
             ),
         ]
         indexes = [
@@ -137,6 +170,13 @@ class Notification(models.Model):
                 fields=["next_attempt_at", "id"],
                 condition=Q(status="pending", attempts__gt=0),
                 name="notification_retry_idx",
+            ),
+            # The check's release of rows held for quiet hours (outbox.release_quiet):
+            # only those are in it, never the rows waiting for an address confirmation.
+            models.Index(
+                fields=["held_until"],
+                condition=Q(status="held", held_until__isnull=False),
+                name="notification_quiet_idx",
             ),
             # /healthz and /metrics: the oldest pending row, MIN(created_at) WHERE status =
             # 'pending', without reading the sent rows that make up most of the table.

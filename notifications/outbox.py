@@ -2,13 +2,13 @@
 
 import logging
 import uuid
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from notifications.models import DeliveryStatus, Endpoint, Notification
@@ -41,6 +41,10 @@ QUEUED_FIELDS = (
     "last_error",
     "created_at",
     "endpoint_id",
+    "level",
+    "repeat",
+    "recipient_user_id",
+    "held_until",
 )
 
 # Emails queued by this process since it last analyzed the outbox (refresh_statistics),
@@ -49,26 +53,74 @@ _queued_since_analyze = 0
 ANALYZE_AFTER_ROWS = 1000
 
 
-def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
-    """Create one pending notification per row, unless it exists.
+def enqueue(rows: Iterable[Row], *, now: datetime, team_endpoints: bool = True) -> None:
+    """Create one pending notification per row, unless it exists: the seed's announcements
+    to the ticket's owner (level 0), and with `team_endpoints` a copy of each warning and
+    miss for every enabled endpoint of the ticket's team. The engine passes False for the
+    tickets whose escalation policy says who else hears (enqueue_escalations).
 
     The unique constraint decides: a second checker, or a second call, inserts nothing.
     On PostgreSQL one INSERT of arrays per 2,000 rows (watchdog.bulk), elsewhere
     bulk_create: the same rows, without building a model instance per row.
     """
+    emails = [EscalationRow(*row) for row in rows]
+    copies = _endpoint_copies(emails) if team_endpoints else []
+    _insert(emails + copies, now=now)
+
+
+@dataclass(frozen=True)
+class EscalationRow:
+    """One notification to queue: an announcement (Row's five) and whom it goes to."""
+
+    ticket_id: int
+    metric: str
+    kind: Announcement
+    deadline: datetime
+    threshold: int
+    level: int = 0
+    repeat: int = 0
+    recipient_user_id: int | None = None  # None: the owner, or the endpoint's copy
+    endpoint_id: int | None = None
+    # Held for the recipient's quiet hours until then (release_quiet queues it).
+    held_until: datetime | None = None
+
+
+def enqueue_escalations(rows: Sequence[EscalationRow], *, now: datetime) -> None:
+    """Queue escalation levels' notifications (tickets.escalation), unless they exist."""
+    _insert(list(rows), now=now)
+
+
+def _insert(rows: list[EscalationRow], *, now: datetime) -> None:
     global _queued_since_analyze
-    emails: list[tuple[Row, int | None]] = [(row, None) for row in rows]
-    copies = _endpoint_copies([row for row, _ in emails])
-    queued = emails + copies
-    _queued_since_analyze += len(queued)
+    if not rows:
+        return
+    _queued_since_analyze += len(rows)
     if connection.vendor == "postgresql":
         created = timezone.now()  # auto_now_add
         bulk.insert_rows(
             Notification,
             QUEUED_FIELDS,
             [
-                (*row, now, uuid.uuid4(), DeliveryStatus.PENDING, "", 0, "", created, endpoint)
-                for row, endpoint in queued
+                (
+                    r.ticket_id,
+                    r.metric,
+                    r.kind,
+                    r.deadline,
+                    r.threshold,
+                    r.held_until or now,
+                    uuid.uuid4(),
+                    _status(r),
+                    "",
+                    0,
+                    "",
+                    created,
+                    r.endpoint_id,
+                    r.level,
+                    r.repeat,
+                    r.recipient_user_id,
+                    r.held_until,
+                )
+                for r in rows
             ],
             ignore_conflicts=True,
         )
@@ -76,38 +128,52 @@ def enqueue(rows: Iterable[Row], *, now: datetime) -> None:
     Notification.objects.bulk_create(
         [
             Notification(
-                ticket_id=ticket_id,
-                metric=metric,
-                kind=kind,
-                deadline=deadline,
-                threshold=threshold,
-                next_attempt_at=now,
-                endpoint_id=endpoint,
+                ticket_id=r.ticket_id,
+                metric=r.metric,
+                kind=r.kind,
+                deadline=r.deadline,
+                threshold=r.threshold,
+                next_attempt_at=r.held_until or now,
+                status=_status(r),
+                endpoint_id=r.endpoint_id,
+                level=r.level,
+                repeat=r.repeat,
+                recipient_user_id=r.recipient_user_id,
+                held_until=r.held_until,
             )
-            for (ticket_id, metric, kind, deadline, threshold), endpoint in queued
+            for r in rows
         ],
         ignore_conflicts=True,
         batch_size=500,
     )
 
 
-def _endpoint_copies(rows: list[Row]) -> list[tuple[Row, int | None]]:
+def _status(row: EscalationRow) -> DeliveryStatus:
+    return DeliveryStatus.HELD if row.held_until is not None else DeliveryStatus.PENDING
+
+
+def _endpoint_copies(rows: list[EscalationRow]) -> list[EscalationRow]:
     """The same warnings and misses once more per enabled endpoint of the ticket's team.
 
     Creation announcements stay email only: a channel is for what needs action. A ticket
     in no team has no endpoints. One query for the whole call, whatever its size.
     """
-    sla_rows = [row for row in rows if row[2] in SLA_KINDS]
+    sla_rows = [row for row in rows if row.kind in SLA_KINDS]
     if not sla_rows:
         return []
     by_ticket: dict[int, list[int]] = {}
     for endpoint_id, ticket_id in bulk.fetch(
         Endpoint.objects.filter(
-            enabled=True, team__tickets__id__in=bulk.ids_in(sorted({row[0] for row in sla_rows}))
+            enabled=True,
+            team__tickets__id__in=bulk.ids_in(sorted({row.ticket_id for row in sla_rows})),
         ).values_list("id", "team__tickets__id")
     ):
         by_ticket.setdefault(ticket_id, []).append(endpoint_id)
-    return [(row, endpoint) for row in sla_rows for endpoint in by_ticket.get(row[0], ())]
+    return [
+        replace(row, endpoint_id=endpoint)
+        for row in sla_rows
+        for endpoint in by_ticket.get(row.ticket_id, ())
+    ]
 
 
 def refresh_statistics() -> bool:
@@ -194,10 +260,42 @@ def cancel_stale(standings: Mapping[int, Standing]) -> int:
 
 
 def release_held(*, user_id: int, now: datetime) -> int:
-    """Queue the emails held for a user who has now confirmed their address."""
-    return Notification.objects.filter(ticket__owner_id=user_id, status=DeliveryStatus.HELD).update(
-        status=DeliveryStatus.PENDING, next_attempt_at=now, last_error=""
-    )
+    """Queue the emails held for a user who has now confirmed their address (those held
+    for quiet hours wait for them to end)."""
+    theirs = Q(ticket__owner_id=user_id, recipient_user__isnull=True, endpoint__isnull=True)
+    return Notification.objects.filter(
+        theirs | Q(recipient_user_id=user_id),
+        status=DeliveryStatus.HELD,
+        held_until__isnull=True,
+    ).update(status=DeliveryStatus.PENDING, next_attempt_at=now, last_error="")
+
+
+def release_quiet(*, now: datetime) -> int:
+    """Queue the notifications held for quiet hours that have ended by `now`.
+
+    Called by every SLA check before it delivers (served by notification_quiet_idx: only
+    the rows held for quiet hours are in it). They keep `held_until`, which the API shows
+    and from which delivery measures their wait.
+    """
+    return Notification.objects.filter(
+        status=DeliveryStatus.HELD, held_until__isnull=False, held_until__lte=now
+    ).update(status=DeliveryStatus.PENDING)
+
+
+def cancel_escalations(*, ticket_id: int, metrics: Mapping[str, datetime]) -> int:
+    """Cancel the undelivered escalation notifications of these metrics' deadlines: an
+    acknowledged breach stops its repeats and any later level."""
+    cancelled = 0
+    for metric, deadline in metrics.items():
+        cancelled += Notification.objects.filter(
+            ticket_id=ticket_id,
+            metric=metric,
+            deadline=deadline,
+            kind=Announcement.MISSED,
+            level__gt=0,
+            status__in=UNDELIVERED,
+        ).update(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+    return cancelled
 
 
 def due(now: datetime) -> QuerySet[Notification]:

@@ -13,10 +13,19 @@ class NotificationSerializer(serializers.ModelSerializer[Notification]):
         fields = [
             "id",
             "kind",
+            "metric",
+            # 0: the owner's email and the team endpoints' copies; 1, 2, ...: an escalation
+            # level's, `repeat` counting its re-notifications while unacknowledged.
+            "level",
+            "repeat",
             # null: the email to the owner; otherwise the webhook or Slack endpoint's id.
             "endpoint",
+            # An escalation email's person (user id); null for the owner's and endpoints'.
+            "recipient_user",
             "deadline",
             "status",
+            # Held for the recipient's quiet hours until then (status held), then sent.
+            "held_until",
             "attempts",
             "next_attempt_at",
             "last_error",

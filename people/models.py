@@ -1,4 +1,5 @@
-"""Teams: who works tickets together (and, with issue 13's escalation, who hears of them).
+"""People: teams (who works tickets together), profiles (how each wants to hear of SLA
+events) and escalation policies (who else hears of a warning or a breach, and when).
 
 A team is its own app rather than part of `accounts`: tickets point at teams, and the
 import contracts keep `accounts` free of `tickets` and `policies`, while the profiles here
@@ -8,11 +9,15 @@ it, it may import `policies`, and neither `accounts` nor `notifications` imports
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
-from people.validation import validate_quiet_hours
+from people.validation import validate_level, validate_quiet_hours, validate_roles
 from policies.validation import validate_time_zone
+from sla.enums import Metric, choices
+from sla.escalation import Trigger
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -53,21 +58,23 @@ class Team(models.Model):
 
 
 def team_ids_of(user_id: int) -> list[int]:
-    """The ids of `user_id`'s teams, in id order: what a ticket list reads branch by branch."""
-    through = Team.members.through
-    return list(
-        through.objects.filter(user_id=user_id)
-        .order_by("team_id")
-        .values_list("team_id", flat=True)
-    )
+    """The ids of the teams whose tickets `user_id` sees, in id order: those they are a
+    member of, lead, or are the escalation contact of (the people a breach is escalated to
+    can open it). What a ticket list reads branch by branch."""
+    found = Team.objects.filter(
+        models.Q(members__id=user_id)
+        | models.Q(lead_id=user_id)
+        | models.Q(escalation_contact_id=user_id)
+    ).values_list("pk", flat=True)
+    return sorted(set(found))
 
 
 class Profile(models.Model):
     """How a user wants to hear of SLA events: their time zone, quiet hours, channels.
 
-    Read by issue 13's escalation (not yet built): a notification for a recipient in their
-    quiet hours is to wait until they end, unless its level breaks through. Made on first
-    use (people.services.profile_of), so users made before it have one as soon as asked.
+    Read when an escalation level fires (tickets.escalation): an email to a recipient in
+    their quiet hours is held until they end, unless the level breaks through. Made on
+    first use (people.services.profile_of), so users made before it have one when asked.
     """
 
     user = models.OneToOneField(
@@ -87,7 +94,8 @@ class Profile(models.Model):
         blank=True,
         related_name="+",
     )
-    # Per channel: whether this user wants it at all. Email is today's only channel.
+    # Per channel: whether this user wants escalation emails at all (a person's channel is
+    # email; chat and webhooks belong to teams). The owner's own ticket emails always go.
     email_enabled = models.BooleanField(default=True)
 
     def __str__(self) -> str:
@@ -95,3 +103,95 @@ class Profile(models.Model):
 
     def clean(self) -> None:
         validate_quiet_hours(self.quiet_hours_start, self.quiet_hours_end)
+
+
+class EscalationPolicyQuerySet(models.QuerySet["EscalationPolicy"]):
+    def default(self) -> EscalationPolicy | None:
+        return self.filter(is_default=True).first()
+
+
+class EscalationPolicy(models.Model):
+    """An ordered list of levels (sla.escalation), for the SLA policies that name it.
+
+    The default policy (at most one) serves tickets whose SLA policy names none, and
+    tickets without a policy. Staff-managed, in the admin.
+    """
+
+    name = models.CharField(max_length=100, unique=True)
+    is_default = models.BooleanField(default=False)
+
+    objects = EscalationPolicyQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "escalation policies"
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_default"],
+                condition=models.Q(is_default=True),
+                name="escalationpolicy_one_default",
+                violation_error_message="There is already a default escalation policy.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class EscalationLevel(models.Model):
+    """When a level fires and whom it tells (sla.escalation.Level and Role)."""
+
+    policy = models.ForeignKey(EscalationPolicy, on_delete=models.CASCADE, related_name="levels")
+    position = models.PositiveSmallIntegerField(help_text="1 for the first level, then 2, ...")
+    trigger = models.CharField(max_length=16, choices=choices(Trigger))
+    # Blank: both metrics.
+    metric = models.CharField(max_length=16, choices=choices(Metric), blank=True, default="")
+    delay = models.DurationField(
+        default=timedelta(0), blank=True, help_text="Breach levels: how long after the breach."
+    )
+    business_time = models.BooleanField(
+        default=False, help_text="Count the delay and the repeats on the policy's calendar."
+    )
+    repeat_every = models.DurationField(null=True, blank=True)
+    repeat_limit = models.PositiveSmallIntegerField(default=0, blank=True)
+    # Role values (sla.escalation.Role): resolved against the ticket when the level fires.
+    roles = models.JSONField(default=list, blank=True, validators=[validate_roles])
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A fixed person to tell, besides the roles.",
+    )
+    endpoint = models.ForeignKey(
+        "notifications.Endpoint",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="A fixed webhook or chat endpoint to tell, besides the roles.",
+    )
+    breaks_quiet_hours = models.BooleanField(
+        default=False, help_text="Send at once even to people in their quiet hours."
+    )
+
+    class Meta:
+        ordering = ["policy", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["policy", "position"], name="escalationlevel_one_per_position"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"level {self.position} of {self.policy_id}"
+
+    def clean(self) -> None:
+        validate_level(
+            trigger=self.trigger,
+            delay=self.delay,
+            repeat_every=self.repeat_every,
+            repeat_limit=self.repeat_limit,
+            has_recipient=bool(self.roles or self.user_id or self.endpoint_id),
+        )

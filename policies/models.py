@@ -166,6 +166,16 @@ class SlaPolicy(models.Model):
     warning_percentages = models.JSONField(
         default=list, blank=True, validators=[validate_percentages], help_text="Of the target."
     )
+    # Who else hears of its tickets' warnings and breaches (people.EscalationPolicy);
+    # NULL: the default escalation policy, if there is one. A string reference: policies
+    # imports no people module (pyproject's app layers).
+    escalation_policy = models.ForeignKey(
+        "people.EscalationPolicy",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="sla_policies",
+    )
     # Set in the transaction of an edit to this policy or its calendar, cleared by the
     # recompute of its open tickets (tickets.recompute), which the next SLA check runs.
     recompute_requested_at = models.DateTimeField(null=True, blank=True, editable=False)

@@ -33,6 +33,7 @@ POLICY_FIELD_ORDER = (
     "first_response_target",
     "warning_lead_times",
     "warning_percentages",
+    "escalation_policy",
 )
 POLICY_FIELDS = frozenset(POLICY_FIELD_ORDER)
 

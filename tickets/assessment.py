@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sla.enums import Announcement, Metric, SlaState
+from sla.escalation import Firing, due_firings
 from sla.rules import MetricAssessment, MetricFacts, assess_metric
 from tickets.clocks import Clocks
 from tickets.facts import METRICS, MetricSla, SlaColumns, TicketFacts
@@ -21,6 +22,8 @@ class TicketAssessment:
     resolution: MetricAssessment
     first_response: MetricAssessment
     columns: SlaColumns
+    # The breach escalation firings due now (sla.escalation), in order.
+    firings: tuple[tuple[Metric, Firing], ...] = ()
 
     def of(self, metric: Metric) -> MetricAssessment:
         return self.resolution if metric == Metric.RESOLUTION else self.first_response
@@ -59,6 +62,7 @@ def assess_ticket(
     written: list[MetricSla] = []
     running: list[datetime] = []
     checks: list[datetime] = []
+    firings: list[tuple[Metric, Firing]] = []
     for columns in METRICS:
         metric = columns.metric
         stored = facts.stored(metric)
@@ -76,11 +80,21 @@ def assess_ticket(
         )
         results.append(result)
         breached_at = None if forget else stored.breached_at
+        step = 0 if forget else stored.escalation_step
+        if (
+            result.state == SlaState.BREACHED
+            and stored.deadline is not None
+            and (stored.met_at or closed_at) is None
+        ):
+            step = _escalate(
+                facts, metric, stored.deadline, step, clocks, now, forget, firings, checks
+            )
         written.append(
             MetricSla(
                 result.state,
                 result.warned_threshold,
                 _breached_at(result, breached_at, stored.deadline),
+                step,
             )
         )
         if result.running and stored.deadline is not None:
@@ -98,7 +112,43 @@ def assess_ticket(
             next_breach_at=min(running) if running else None,
             next_check_at=min(checks) if checks else None,
         ),
+        firings=tuple(firings),
     )
+
+
+def _escalate(
+    facts: TicketFacts,
+    metric: Metric,
+    deadline: datetime,
+    step: int,
+    clocks: Clocks,
+    now: datetime,
+    forget: bool,
+    firings: list[tuple[Metric, Firing]],
+    checks: list[datetime],
+) -> int:
+    """A breached metric's escalation: add its due firings and its next check; its new step.
+
+    An acknowledgement made since the breach (and not of an earlier deadline: `forget`)
+    stops it.
+    """
+    specs = clocks.levels(facts.policy_id)
+    if not specs:
+        return step
+    acknowledged = facts.acknowledged_at
+    due = due_firings(
+        tuple(spec.level for spec in specs),
+        metric=metric,
+        deadline=deadline,
+        calendar=clocks.for_policy(facts.policy_id).calendar,
+        step=step,
+        now=now,
+        acknowledged=not forget and acknowledged is not None and acknowledged >= deadline,
+    )
+    firings += [(metric, firing) for firing in due.fire]
+    if due.next_at is not None:
+        checks.append(due.next_at)
+    return due.step
 
 
 def _breached_at(

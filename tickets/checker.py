@@ -83,6 +83,8 @@ def run_state_changes(*, now: datetime | None = None) -> int:
     # Policy and calendar edits first, so the state changes below see the new deadlines.
     run_requested(now=now)
     changes = run_transitions(now=now)
+    # Escalation emails held for quiet hours that have ended are sent by this delivery.
+    outbox.release_quiet(now=now or timezone.now())
     # A backlog just queued is planned as one, not as the idle outbox last analyzed.
     outbox.refresh_statistics()
     duration = time.monotonic() - started
@@ -135,8 +137,12 @@ def next_due_at() -> datetime | None:
     pending = Notification.objects.filter(status=DeliveryStatus.PENDING).aggregate(
         at=Min("next_attempt_at")
     )
+    quiet = Notification.objects.filter(
+        status=DeliveryStatus.HELD, held_until__isnull=False
+    ).aggregate(at=Min("held_until"))
     edits = SlaPolicy.objects.aggregate(at=Min("recompute_requested_at"))
-    moments = [m for m in (ticket["at"], pending["at"], edits["at"]) if m is not None]
+    found = (ticket["at"], pending["at"], quiet["at"], edits["at"])
+    moments = [m for m in found if m is not None]
     return min(moments) if moments else None
 
 

@@ -1,4 +1,5 @@
-"""How each SLA policy (or none) measures a ticket: its calendar, targets and thresholds.
+"""How each SLA policy (or none) measures a ticket: its calendar, targets and thresholds,
+and whom its escalation policy tells.
 
 The engine, the recompute and the explanation read policies through Clocks, once per
 policy per pass.
@@ -16,6 +17,7 @@ from policies.models import SlaPolicy
 from sla.business_time import WALL_CLOCK, Calendar
 from sla.enums import Metric
 from sla.rules import Thresholds
+from tickets.escalation import Escalations, Levels
 
 
 def warning_window() -> timedelta:
@@ -32,6 +34,8 @@ class PolicyClock:
     lead_times: tuple[int, ...]
     percentages: tuple[float, ...]
     default_warning: timedelta
+    # Its escalation policy; None: the default one (tickets.escalation).
+    escalation_policy_id: int | None = None
 
     @classmethod
     def of(cls, policy: SlaPolicy | None, *, default_warning: timedelta) -> PolicyClock:
@@ -44,6 +48,7 @@ class PolicyClock:
             lead_times=tuple(policy.warning_lead_times),
             percentages=tuple(policy.warning_percentages),
             default_warning=default_warning,
+            escalation_policy_id=policy.escalation_policy_id,
         )
 
     def thresholds(self, target: timedelta | None) -> Thresholds:
@@ -70,6 +75,7 @@ class Clocks:
         self.default_warning = default_warning or warning_window()
         self._clocks: dict[int | None, PolicyClock] = {}
         self._thresholds: dict[tuple[int | None, str, bool], Thresholds] = {}
+        self._escalations = Escalations()
         if known is not None:
             self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
 
@@ -102,3 +108,7 @@ class Clocks:
                 target = clock.resolution_target if policy_deadline else None
             found = self._thresholds[key] = clock.thresholds(target)
         return found
+
+    def levels(self, policy_id: int | None) -> Levels:
+        """The escalation levels of the tickets of this SLA policy (or of none)."""
+        return self._escalations.levels(self.for_policy(policy_id).escalation_policy_id)

@@ -27,6 +27,8 @@ from django.utils import timezone
 from notifications import outbox
 from notifications.models import Notification
 from sla.enums import Announcement, Metric
+from sla.escalation import Trigger
+from tickets import escalation
 from tickets.assessment import TicketAssessment, assess_ticket
 from tickets.clocks import Clocks
 from tickets.facts import (
@@ -61,6 +63,10 @@ def apply_change(
         # again; otherwise Clocks reads it with its calendar in one query.
         cached = Ticket.policy.is_cached(ticket) and ticket.policy_id is not None
         clocks = Clocks(known=ticket.policy if cached else None)
+    if fresh:
+        # A new deadline re-arms the escalation an acknowledgement stopped.
+        ticket.acknowledged_at = None
+        ticket.acknowledged_by = None
     result = assess_ticket(facts_of(ticket), clocks=clocks, now=now, fresh=fresh)
     for field, value in zip(SLA_FIELDS, result.columns.row(), strict=True):
         setattr(ticket, field, value)
@@ -70,8 +76,70 @@ def apply_change(
     if created:
         rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
     rows += _announced(facts, result)
-    outbox.enqueue(rows, now=now)
+    _queue(rows, [(facts, result)], clocks=clocks, now=now)
     outbox.cancel_stale({ticket.pk: _standing(facts, result, fresh)})
+
+
+def _queue(
+    rows: list[outbox.Row],
+    assessed: Sequence[tuple[TicketFacts, TicketAssessment]],
+    *,
+    clocks: Clocks,
+    now: datetime,
+) -> None:
+    """Queue the seed's announcements and what the tickets' escalation levels fire.
+
+    A ticket whose escalation policy has levels tells its team's endpoints what those
+    levels say; one without (no policy, or no default) copies its warnings and misses to
+    them, as before escalation policies existed.
+    """
+    escalating = {
+        facts.id
+        for facts, result in assessed
+        if _announces(result) and clocks.levels(facts.policy_id)
+    }
+    outbox.enqueue([r for r in rows if r[0] not in escalating], now=now)
+    outbox.enqueue([r for r in rows if r[0] in escalating], now=now, team_endpoints=False)
+    firings: list[escalation.Firing] = []
+    for facts, result in assessed:
+        if facts.id in escalating:
+            firings += _firings(facts, result, clocks)
+    escalation.queue(firings, now=now)
+
+
+def _announces(result: TicketAssessment) -> bool:
+    return bool(result.firings) or any(
+        kind != Announcement.CREATED for _, kind, _ in result.announcements()
+    )
+
+
+def _firings(
+    facts: TicketFacts, result: TicketAssessment, clocks: Clocks
+) -> list[escalation.Firing]:
+    """The levels to send now: the warning levels with each warning announced, and the
+    breach firings due (TicketAssessment.firings)."""
+    specs = clocks.levels(facts.policy_id)
+    by_number = {spec.level.number: spec for spec in specs}
+    found = []
+    for metric, kind, threshold in result.announcements():
+        deadline = facts.stored(metric).deadline
+        if kind != Announcement.WARNING or deadline is None:
+            continue
+        found += [
+            escalation.Firing(facts.id, metric, kind, deadline, threshold, spec, 0)
+            for spec in specs
+            if spec.level.trigger == Trigger.WARNING and spec.level.applies_to(metric)
+        ]
+    for metric, firing in result.firings:
+        deadline = facts.stored(metric).deadline
+        spec = by_number.get(firing.level)
+        if deadline is not None and spec is not None:
+            found.append(
+                escalation.Firing(
+                    facts.id, metric, Announcement.MISSED, deadline, 0, spec, firing.repeat
+                )
+            )
+    return found
 
 
 def _announced(facts: TicketFacts, result: TicketAssessment) -> list[outbox.Row]:
@@ -137,7 +205,12 @@ def apply_many(
         assessed[facts.id] = (facts, result)
     written = (*DEADLINE_FIELDS, *SLA_FIELDS) if write_deadlines else SLA_FIELDS
     bulk.update_rows(Ticket, written, writes)
-    outbox.enqueue(emails, now=now)
+    _queue(
+        emails,
+        [assessed[pk] for pk in assessed if _announces(assessed[pk][1])],
+        clocks=clocks,
+        now=now,
+    )
     outbox.cancel_stale(_Standings(assessed))
     return changed
 

@@ -28,10 +28,11 @@ class MetricColumns:
     state: str
     warning_threshold: str
     breached_at: str
+    escalation_step: str
 
     @property
-    def sla_fields(self) -> tuple[str, str, str]:
-        return (self.state, self.warning_threshold, self.breached_at)
+    def sla_fields(self) -> tuple[str, str, str, str]:
+        return (self.state, self.warning_threshold, self.breached_at, self.escalation_step)
 
 
 RESOLUTION = MetricColumns(
@@ -40,6 +41,7 @@ RESOLUTION = MetricColumns(
     state="resolution_state",
     warning_threshold="resolution_warning_threshold",
     breached_at="resolution_breached_at",
+    escalation_step="resolution_escalation_step",
 )
 FIRST_RESPONSE = MetricColumns(
     Metric.FIRST_RESPONSE,
@@ -47,6 +49,7 @@ FIRST_RESPONSE = MetricColumns(
     state="first_response_state",
     warning_threshold="first_response_warning_threshold",
     breached_at="first_response_breached_at",
+    escalation_step="first_response_escalation_step",
 )
 # In the order a ticket's emails are queued: first response, then resolution.
 METRICS = (FIRST_RESPONSE, RESOLUTION)
@@ -62,6 +65,8 @@ class StoredMetric(NamedTuple):
     # When the metric was met on its own (a first response); closing the ticket meets both.
     met_at: datetime | None
     paused: bool
+    # How many of its breach escalation's firings have fired (sla.escalation).
+    escalation_step: int
 
 
 class TicketFacts(NamedTuple):
@@ -82,6 +87,11 @@ class TicketFacts(NamedTuple):
     first_response_state: str
     first_response_warning_threshold: int | None
     first_response_breached_at: datetime | None
+    # Escalation (sla.escalation); defaults, so that a benchmark's hand-made facts need
+    # not spell them.
+    resolution_escalation_step: int = 0
+    first_response_escalation_step: int = 0
+    acknowledged_at: datetime | None = None
 
     @property
     def active(self) -> bool:
@@ -109,6 +119,9 @@ class TicketFacts(NamedTuple):
             self.first_response_state,
             self.first_response_warning_threshold,
             self.first_response_breached_at,
+            self.resolution_escalation_step,
+            self.first_response_escalation_step,
+            self.acknowledged_at,
         )
 
     def stored(self, metric: Metric) -> StoredMetric:
@@ -121,6 +134,7 @@ class TicketFacts(NamedTuple):
                 self.resolution_breached_at,
                 None,
                 self.paused_at is not None,
+                self.resolution_escalation_step,
             )
         return StoredMetric(
             self.first_response_due,
@@ -129,6 +143,7 @@ class TicketFacts(NamedTuple):
             self.first_response_breached_at,
             self.first_responded_at,
             False,
+            self.first_response_escalation_step,
         )
 
 
@@ -138,6 +153,7 @@ class MetricSla(NamedTuple):
     state: str
     warning_threshold: int | None
     breached_at: datetime | None
+    escalation_step: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,9 +172,11 @@ class SlaColumns:
             r.state,
             r.warning_threshold,
             r.breached_at,
+            r.escalation_step,
             f.state,
             f.warning_threshold,
             f.breached_at,
+            f.escalation_step,
             self.next_breach_at,
             self.next_check_at,
         )

@@ -164,6 +164,27 @@ class Ticket(models.Model):
     first_response_warning_threshold = models.PositiveIntegerField(
         null=True, blank=True, editable=False
     )
+    # Escalation (sla.escalation): how many of each metric's breach firings have fired for
+    # its current deadline (0 again when a new deadline is set), written by the engine
+    # with the notifications they queue.
+    resolution_escalation_step = models.PositiveSmallIntegerField(
+        default=0, db_default=0, editable=False
+    )
+    first_response_escalation_step = models.PositiveSmallIntegerField(
+        default=0, db_default=0, editable=False
+    )
+    # Someone acknowledged the ticket's breach (POST .../acknowledge/): no more repeats and
+    # no later level. Cleared when a new deadline is set, which re-arms the escalation.
+    acknowledged_at = models.DateTimeField(null=True, blank=True, editable=False)
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        db_index=False,
+    )
     # The earliest deadline still ahead of a running metric: "?ordering=next_breach_at" and
     # "?breaching_within=2h" read it. NULL when nothing can be breached any more.
     next_breach_at = models.DateTimeField(null=True, blank=True, editable=False)
@@ -386,6 +407,7 @@ class SlaEventKind(models.TextChoices):
     RESPONDED = "responded"
     RESOLVED = "resolved"
     REOPENED = "reopened"
+    ACKNOWLEDGED = "acknowledged"  # a breach, by the user the detail names
 
 
 class SlaEvent(models.Model):

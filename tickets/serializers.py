@@ -82,6 +82,8 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "first_response_state",
             "paused_at",
             "next_breach_at",
+            "acknowledged_at",
+            "acknowledged_by",
         ]
         read_only_fields = [
             "deadline_source",
@@ -94,6 +96,8 @@ class TicketSerializer(serializers.ModelSerializer[Ticket]):
             "created_at",
             "updated_at",
             "resolved_at",
+            "acknowledged_at",
+            "acknowledged_by",
         ]
 
     def validate_title(self, value: str) -> str:

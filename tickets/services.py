@@ -17,11 +17,12 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from notifications import outbox
 from notifications.outbox import deliver_soon
 from policies.models import SlaPolicy
 from sla import deadlines
 from sla.business_time import WALL_CLOCK
-from sla.enums import ACTIVE_STATUSES, Metric, Status
+from sla.enums import ACTIVE_STATUSES, Metric, SlaState, Status
 from tickets import assignment, engine, policy_deadlines
 from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, TicketPause
 
@@ -29,6 +30,10 @@ from tickets.models import DeadlineSource, SlaEvent, SlaEventKind, Ticket, Ticke
 EDITABLE_FIELDS = frozenset(
     {"title", "description", "deadline", "status", "priority", *assignment.FIELDS}
 )
+
+
+class NothingToAcknowledge(Exception):
+    """Only a breach of an open or pending ticket can be acknowledged."""
 
 
 class AlreadyResponded(Exception):
@@ -232,6 +237,52 @@ def respond(*, ticket: Ticket, now: datetime | None = None) -> Ticket:
         engine.apply_change(locked, now=now)
         _record(locked, [_event(now, SlaEventKind.RESPONDED, Metric.FIRST_RESPONSE, locked)])
     return locked
+
+
+def acknowledge(*, ticket: Ticket, user: User, now: datetime | None = None) -> Ticket:
+    """Acknowledge the ticket's breached metrics: their repeats and later levels stop.
+
+    Once per breach: acknowledging again changes nothing (the first acknowledgement is
+    kept). A new deadline re-arms the escalation (tickets.engine.apply_change).
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        locked = Ticket.objects.select_for_update().get(pk=ticket.pk)
+        breached = _breaches(locked)
+        if not breached:
+            raise NothingToAcknowledge("Neither of the ticket's deadlines is breached.")
+        since = locked.acknowledged_at
+        if since is not None and all(since >= deadline for deadline in breached.values()):
+            return locked
+        locked.acknowledged_at = now
+        locked.acknowledged_by = user
+        engine.apply_change(locked, now=now)
+        outbox.cancel_escalations(ticket_id=locked.pk, metrics=breached)
+        who = f"by {user.get_username()}"
+        _record(
+            locked,
+            [
+                _event(now, SlaEventKind.ACKNOWLEDGED, metric, locked, detail=who)
+                for metric in breached
+            ],
+        )
+    return locked
+
+
+def _breaches(ticket: Ticket) -> dict[str, datetime]:
+    """The deadline of each metric an open or pending ticket has breached and not met."""
+    if ticket.status not in ACTIVE_STATUSES:
+        return {}
+    found = {}
+    if ticket.resolution_state == SlaState.BREACHED:
+        found[str(Metric.RESOLUTION)] = ticket.deadline
+    if (
+        ticket.first_response_state == SlaState.BREACHED
+        and ticket.first_responded_at is None
+        and ticket.first_response_due is not None
+    ):
+        found[str(Metric.FIRST_RESPONSE)] = ticket.first_response_due
+    return found
 
 
 def delete_ticket(*, ticket: Ticket) -> None:

@@ -50,6 +50,14 @@ _FORBIDDEN = {
 _LIMITED = {429: OpenApiResponse(description="Rate limit reached; see Retry-After.")}
 
 
+class NothingToAcknowledgeConflict(APIException):
+    """The API's 409 for services.NothingToAcknowledge."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_detail = "Neither of the ticket's deadlines is breached."
+    default_code = "nothing_to_acknowledge"
+
+
 class AlreadyRespondedConflict(APIException):
     """The API's 409 for services.AlreadyResponded (the domain's refusal)."""
 
@@ -171,6 +179,25 @@ class TicketViewSet(viewsets.ModelViewSet[Ticket]):
             ticket = services.respond(ticket=self.get_object())
         except services.AlreadyResponded as exc:
             raise AlreadyRespondedConflict(str(exc)) from exc
+        return Response(self.get_serializer(ticket).data, status=status.HTTP_200_OK)
+
+    @extend_schema(
+        request=None,
+        responses={
+            200: TicketSerializer,
+            409: OpenApiResponse(description="Neither of the ticket's deadlines is breached."),
+            **_COMMON,
+        },
+    )
+    @action(detail=True, methods=["post"], filter_backends=[])
+    def acknowledge(self, request: Request, pk: str | None = None) -> Response:
+        """Acknowledge the ticket's breach: its escalation stops (no repeat, no later level)
+        until a new deadline is set. Anyone who sees the ticket may; the SLA timeline says
+        who did. Acknowledging again keeps the first acknowledgement."""
+        try:
+            ticket = services.acknowledge(ticket=self.get_object(), user=request_user(request))
+        except services.NothingToAcknowledge as exc:
+            raise NothingToAcknowledgeConflict(str(exc)) from exc
         return Response(self.get_serializer(ticket).data, status=status.HTTP_200_OK)
 
     @extend_schema(responses={200: SlaExplanationSerializer, **_COMMON})

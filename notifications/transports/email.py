@@ -15,7 +15,9 @@ from notifications.models import Notification
 from notifications.transports.base import SetAside, Transport, TransportError
 
 NO_ADDRESS = "owner has no email address"
+NO_PERSON_ADDRESS = "recipient has no email address"
 HELD_REASON = "held until the owner confirms their email address"
+PERSON_HELD_REASON = "held until the recipient confirms their email address"
 
 
 @dataclass(frozen=True)
@@ -31,12 +33,16 @@ class EmailTransport(Transport[Outgoing]):
         self.connection = get_connection(fail_silently=False)
 
     def recipient(self, notification: Notification) -> str | SetAside:
-        owner = notification.ticket.owner
-        if not owner.email:
-            return SetAside(NO_ADDRESS)
-        if hasattr(owner, "email_confirmation"):  # accounts.EmailConfirmation: not confirmed
-            return SetAside(HELD_REASON, held=True)
-        return owner.email
+        # An escalation level's email goes to its person; every other email to the owner.
+        person = notification.recipient_user
+        owner = person is None
+        if person is None:
+            person = notification.ticket.owner
+        if not person.email:
+            return SetAside(NO_ADDRESS if owner else NO_PERSON_ADDRESS)
+        if hasattr(person, "email_confirmation"):  # accounts.EmailConfirmation: not confirmed
+            return SetAside(HELD_REASON if owner else PERSON_HELD_REASON, held=True)
+        return person.email
 
     def prepare(self, notification: Notification, *, recipient: str) -> Outgoing:
         """The message, formatted once as the backend will: any failure here is permanent.

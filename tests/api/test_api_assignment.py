@@ -98,9 +98,31 @@ def test_a_ticket_owned_and_assigned_to_the_same_user_is_listed_once(make_ticket
 
 def test_a_removed_member_no_longer_sees_the_team_s_tickets(make_ticket, alice, erin, support):
     ticket = make_ticket(owner=alice, team=support)
+    support.lead = None
+    support.save()
     support.members.remove(erin)
 
     assert client_for(erin).get(detail(ticket)).status_code == 404
+
+
+def test_the_lead_and_the_escalation_contact_see_the_team_s_tickets(
+    make_ticket, make_user, alice, frank, support
+):
+    """They are told of its breaches, so they can open it, though not members."""
+    manager = make_user("manager")
+    support.lead = frank
+    support.escalation_contact = manager
+    support.save()
+    ticket = make_ticket(owner=alice, team=support)
+
+    assert client_for(frank).get(detail(ticket)).status_code == 200
+    assert client_for(manager).get(detail(ticket)).status_code == 200
+    listed = client_for(manager).get(LIST).json()["results"]
+    assert [row["id"] for row in listed] == [ticket.pk]
+
+    support.escalation_contact = None
+    support.save()
+    assert client_for(manager).get(detail(ticket)).status_code == 404
 
 
 def test_the_ticket_shows_its_assignee_and_team_as_ids(ticket, alice, dave, support):

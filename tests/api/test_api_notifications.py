@@ -17,9 +17,14 @@ from tickets.checker import deliver_due
 FIELDS = [
     "id",
     "kind",
+    "metric",
+    "level",  # 0: the owner's email (and the team endpoints' copies); 1, 2...: escalation
+    "repeat",
     "endpoint",  # null for the email; a webhook or Slack endpoint id otherwise
+    "recipient_user",  # an escalation email's person; null for the owner's
     "deadline",
     "status",
+    "held_until",  # held for the recipient's quiet hours until then
     "attempts",
     "next_attempt_at",
     "last_error",

@@ -261,6 +261,7 @@ def test_staff_create_a_policy_with_targets_and_thresholds(admin_api, office):
         **body,
         "id": response.json()["id"],
         "first_response_target": "00:30:00",
+        "escalation_policy": None,
     }
 
 

@@ -144,6 +144,7 @@ HEADERS = [
     "Subject",
     "To",
     "X-SLA-Watchdog-Kind",
+    "X-SLA-Watchdog-Level",
     "X-SLA-Watchdog-Metric",
     "X-SLA-Watchdog-Ticket",
 ]

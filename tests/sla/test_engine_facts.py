@@ -51,9 +51,11 @@ def test_the_written_row_follows_sla_fields():
         "resolution_state": "breached",
         "resolution_warning_threshold": 1,
         "resolution_breached_at": T0,
+        "resolution_escalation_step": 0,
         "first_response_state": "at_risk",
         "first_response_warning_threshold": 2,
         "first_response_breached_at": None,
+        "first_response_escalation_step": 0,
         "next_breach_at": T0,
         "next_check_at": None,
     }
