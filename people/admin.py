@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from people.models import Profile, Team
+from people.models import EscalationLevel, EscalationPolicy, Profile, Team
 
 
 @admin.register(Team)
@@ -18,3 +18,34 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     list_select_related = ["user"]
     search_fields = ["user__username"]
     raw_id_fields = ["user", "quiet_calendar"]
+
+
+class EscalationLevelInline(admin.TabularInline[EscalationLevel, EscalationPolicy]):
+    """The levels in order; each checked by EscalationLevel.clean (people.validation)."""
+
+    model = EscalationLevel
+    extra = 1
+    ordering = ["position"]
+    raw_id_fields = ["user", "endpoint"]
+    fields = [
+        "position",
+        "trigger",
+        "metric",
+        "delay",
+        "business_time",
+        "repeat_every",
+        "repeat_limit",
+        "roles",
+        "user",
+        "endpoint",
+        "breaks_quiet_hours",
+    ]
+
+
+@admin.register(EscalationPolicy)
+class EscalationPolicyAdmin(admin.ModelAdmin[EscalationPolicy]):
+    """Who else hears of a warning or a breach, and when (docs/escalation.md)."""
+
+    list_display = ["name", "is_default"]
+    search_fields = ["name"]
+    inlines = [EscalationLevelInline]

@@ -3,7 +3,7 @@
 import pytest
 from django.test import Client
 
-from people.models import Profile
+from people.models import EscalationLevel, Profile
 from tests.factories import TeamFactory
 from tickets.models import Ticket
 
@@ -77,3 +77,50 @@ def test_the_profile_admin_refuses_one_end_of_quiet_hours(admin_client, alice):
     assert response.status_code == 200
     assert "quiet_hours_end" in response.context["adminform"].form.errors
     assert Profile.objects.get(pk=profile.pk).time_zone == "UTC"
+
+
+ESCALATION_ADD = "/admin/people/escalationpolicy/add/"
+
+
+def _levels_form(**level):
+    data = {
+        "name": "Wake the lead",
+        "levels-TOTAL_FORMS": "1",
+        "levels-INITIAL_FORMS": "0",
+        "levels-MIN_NUM_FORMS": "0",
+        "levels-MAX_NUM_FORMS": "1000",
+        "levels-0-position": "1",
+        "levels-0-delay": "0",
+        "levels-0-repeat_limit": "0",
+        "levels-0-roles": '["team_lead"]',
+    }
+    data.update({f"levels-0-{key}": value for key, value in level.items()})
+    return data
+
+
+def test_staff_add_an_escalation_policy_with_its_levels_in_the_admin(admin_client):
+    response = admin_client.post(
+        ESCALATION_ADD,
+        _levels_form(trigger="breach", repeat_every="00:10:00", repeat_limit="3"),
+    )
+
+    assert response.status_code == 302
+    [level] = EscalationLevel.objects.all()
+    assert (level.trigger, level.roles, level.repeat_limit) == ("breach", ["team_lead"], 3)
+
+
+@pytest.mark.parametrize(
+    ("level", "message"),
+    [
+        ({"trigger": "warning", "repeat_every": "00:10:00", "repeat_limit": "2"}, "Only breach"),
+        ({"trigger": "breach", "roles": '["boss"]'}, "Unknown roles: boss"),
+        ({"trigger": "breach", "roles": "[]"}, "Name at least one role"),
+        ({"trigger": "breach", "repeat_every": "00:10:00"}, "Give both"),
+    ],
+)
+def test_the_admin_refuses_a_level_that_cannot_work(admin_client, level, message):
+    response = admin_client.post(ESCALATION_ADD, _levels_form(**level))
+
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert not EscalationLevel.objects.exists()
