@@ -252,3 +252,79 @@ def test_a_delete_beside_an_edit_of_the_same_ticket_waits_instead_of_deadlocking
 
     assert errors == []
     assert not Ticket.objects.filter(pk=ticket.pk).exists()
+
+
+def test_four_checkers_escalate_each_firing_to_each_person_exactly_once(
+    alice, make_user, smtp_settings, settings
+):
+    """600 tickets of a team (lead bob, assignee dave) under the default escalation policy:
+    a warning level for the assignee, a breach level for the lead and the assignee that
+    repeats twice every 10 minutes, and a level 30 minutes after the breach for the lead.
+    Four checkers race at the breach and at each later firing time (bulk_due_tickets: the
+    missed tickets' deadlines lie 1 to 15 minutes back, so by +30 all their firings are
+    due)."""
+    from people.models import EscalationLevel, EscalationPolicy
+    from tests.factories import TeamFactory
+
+    settings.SLA_DELIVERY_BATCH_SIZE = 20
+    bob, dave = make_user("bob"), make_user("dave")
+    team = TeamFactory.create(name="Support", members=[dave], lead=bob)
+    policy = EscalationPolicy.objects.create(name="Default", is_default=True)
+    EscalationLevel.objects.create(policy=policy, position=1, trigger="warning", roles=["assignee"])
+    EscalationLevel.objects.create(
+        policy=policy,
+        position=2,
+        trigger="breach",
+        roles=["team_lead", "assignee"],
+        repeat_every=10 * MINUTE,
+        repeat_limit=2,
+    )
+    EscalationLevel.objects.create(
+        policy=policy, position=3, trigger="breach", delay=30 * MINUTE, roles=["team_lead"]
+    )
+    now = timezone.now()
+    expected = bulk_due_tickets(owner=alice, now=now, count=600)
+    Ticket.objects.update(team=team, assignee=dave)
+
+    for minutes in (0, 10, 20, 30, 40):
+        at = now + minutes * MINUTE
+
+        def check(at: datetime = at) -> int:
+            run_transitions(now=at, batch_size=25)
+            return deliver_due(now=at).sent
+
+        side_by_side(*[check] * CHECKERS)
+
+    missed = [key for key in expected if key[1] == Announcement.MISSED]
+    warned = [key for key in expected if key[1] == Announcement.WARNING]
+    rows = list(
+        Notification.objects.filter(level__gt=0).values_list(
+            "ticket_id", "kind", "level", "repeat", "recipient_user__username", "status"
+        )
+    )
+    made = Counter(row[:5] for row in rows)
+    assert [key for key, count in made.items() if count > 1] == []
+    # The warned tickets' deadlines fall between +20 and +30 minutes: by +40 their breach
+    # level has fired and repeated once, no more.
+    wanted = (
+        {(t, "warning", 1, 0, "dave") for t, _, _ in warned}
+        | {
+            (t, "missed", 2, repeat, person)
+            for t, _, _ in warned
+            for repeat in (0, 1)
+            for person in ("bob", "dave")
+        }
+        | {
+            (t, "missed", level, repeat, person)
+            for t, _, _ in missed
+            for level, repeat, person in [
+                *((2, n, p) for n in range(3) for p in ("bob", "dave")),
+                (3, 0, "bob"),
+            ]
+        }
+    )
+    assert set(made) == wanted
+    assert {row[5] for row in rows} == {DeliveryStatus.SENT}
+    delivered = Counter(smtp_settings.message_ids())
+    assert [message_id for message_id, count in delivered.items() if count > 1] == []
+    assert len(delivered) == Notification.objects.filter(status=DeliveryStatus.SENT).count()
