@@ -41,16 +41,20 @@ class NotificationAdmin(admin.ModelAdmin[Notification]):
         "id",
         "ticket",
         "kind",
+        "level",
+        "repeat",
+        "recipient_user",
         "endpoint",
         "status",
+        "held_until",
         "attempts",
         "deadline",
         "sent_at",
         "last_error",
     ]
-    list_filter = ["status", "kind", "endpoint__kind"]
+    list_filter = ["status", "kind", "level", "endpoint__kind"]
     search_fields = ["ticket__title", "recipient", "=ticket__id"]
-    list_select_related = ["ticket"]
+    list_select_related = ["ticket", "recipient_user", "endpoint"]
     ordering = ["-created_at"]
     actions = ["retry"]
     readonly_fields = [f.name for f in Notification._meta.fields]

@@ -3,6 +3,7 @@
 import pytest
 from django.test import Client
 
+from notifications.models import Notification
 from people.models import EscalationLevel, Profile
 from tests.factories import TeamFactory
 from tickets.models import Ticket
@@ -124,3 +125,23 @@ def test_the_admin_refuses_a_level_that_cannot_work(admin_client, level, message
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not EscalationLevel.objects.exists()
+
+
+def test_the_notifications_admin_shows_escalation_rows(clock, admin_client, make_ticket, bob):
+    ticket = make_ticket()
+    Notification.objects.create(
+        ticket=ticket,
+        kind="missed",
+        deadline=ticket.deadline,
+        level=2,
+        repeat=1,
+        recipient_user=bob,
+        status="held",
+        held_until=ticket.deadline,
+    )
+
+    page = admin_client.get("/admin/notifications/notification/?level=2")
+
+    assert page.status_code == 200
+    rows = page.context["cl"].result_list
+    assert [(n.level, n.repeat, n.recipient_user) for n in rows] == [(2, 1, bob)]
