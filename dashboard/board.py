@@ -158,7 +158,9 @@ def standing_of(ticket: Ticket, *, clocks: Clocks, now: datetime) -> Standing:
 
     Only the time left is read, which needs neither the pauses nor the timeline.
     """
-    explained = explain(ticket, policy=None, pauses=(), events=(), clocks=clocks, now=now)
+    explained = explain(
+        ticket, policy=None, pauses=(), events=(), clocks=clocks, now=now, escalation=False
+    )
     return headline(explained, now=now)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from policies.models import SlaPolicy
 from sla.business_time import Calendar
 from sla.enums import Metric
+from sla.escalation import breach_firings
 from sla.rules import Thresholds
 from tickets.clocks import Clocks
 from tickets.models import DeadlineSource, SlaEvent, Ticket
@@ -46,7 +47,9 @@ def explain(
     events: Sequence[SlaEvent],
     clocks: Clocks,
     now: datetime,
+    escalation: bool = True,
 ) -> dict[str, Any]:
+    """`escalation` False leaves out the escalation firings (the board shows none)."""
     clock = clocks.for_policy(ticket.policy_id)
     policy_deadline = ticket.deadline_source == DeadlineSource.POLICY
     first_response = _metric(
@@ -75,6 +78,11 @@ def explain(
         ),
         now=now,
     )
+    if escalation:
+        first_response["escalation"] = _escalation(
+            ticket, clocks, Metric.FIRST_RESPONSE, ticket.first_response_due
+        )
+        resolution["escalation"] = _escalation(ticket, clocks, Metric.RESOLUTION, ticket.deadline)
     resolution["paused"] = ticket.paused_at is not None
     resolution["pauses"] = [
         {
@@ -98,6 +106,11 @@ def explain(
         "next_breach_at": ticket.next_breach_at,
         Metric.FIRST_RESPONSE.value: first_response,
         Metric.RESOLUTION.value: resolution,
+        "acknowledged": (
+            {"at": ticket.acknowledged_at, "by": ticket.acknowledged_by_id}
+            if ticket.acknowledged_at is not None
+            else None
+        ),
         "timeline": [
             {
                 "at": event.at,
@@ -110,6 +123,30 @@ def explain(
             for event in events
         ],
     }
+
+
+def _escalation(
+    ticket: Ticket, clocks: Clocks, metric: Metric, deadline: datetime | None
+) -> list[dict[str, Any]]:
+    """The breach firings of this deadline, each marked fired or still to come."""
+    specs = clocks.levels(ticket.policy_id)
+    if deadline is None or not specs:
+        return []
+    step = (
+        ticket.resolution_escalation_step
+        if metric == Metric.RESOLUTION
+        else ticket.first_response_escalation_step
+    )
+    firings = breach_firings(
+        tuple(spec.level for spec in specs),
+        metric=metric,
+        deadline=deadline,
+        calendar=clocks.for_policy(ticket.policy_id).calendar,
+    )
+    return [
+        {"level": f.level, "repeat": f.repeat, "at": f.at, "fired": index < step}
+        for index, f in enumerate(firings)
+    ]
 
 
 def _metric(

@@ -117,6 +117,18 @@ class SlaThresholdSerializer(serializers.Serializer[Any]):
     passed = serializers.BooleanField(help_text="Whether the metric's clock has reached it.")
 
 
+class SlaFiringSerializer(serializers.Serializer[Any]):
+    level = serializers.IntegerField()
+    repeat = serializers.IntegerField(help_text="0: the level's first firing; 1, 2...: repeats.")
+    at = serializers.DateTimeField(help_text="When it fires (fired) or will.")
+    fired = serializers.BooleanField()
+
+
+class SlaAcknowledgedSerializer(serializers.Serializer[Any]):
+    at = serializers.DateTimeField()
+    by = serializers.IntegerField(allow_null=True, help_text="A user id.")
+
+
 class SlaMetricSerializer(serializers.Serializer[Any]):
     target = serializers.CharField(
         allow_null=True,
@@ -142,6 +154,11 @@ class SlaMetricSerializer(serializers.Serializer[Any]):
         ),
     )
     thresholds = SlaThresholdSerializer(many=True)
+    escalation = SlaFiringSerializer(
+        many=True,
+        help_text="The breach levels of the ticket's escalation policy for this deadline, in "
+        "the order they fire (docs/escalation.md); empty without levels or deadline.",
+    )
 
 
 class SlaPauseSerializer(serializers.Serializer[Any]):
@@ -169,7 +186,7 @@ class SlaEventSerializer(serializers.Serializer[Any]):
     kind = serializers.CharField(
         help_text=(
             "policy_applied, manual_deadline, priority_changed, paused, resumed, "
-            "policy_edited, calendar_edited, responded, resolved, reopened."
+            "policy_edited, calendar_edited, responded, resolved, reopened, acknowledged."
         )
     )
     metric = serializers.CharField(help_text="first_response, resolution, or empty: the ticket.")
@@ -191,6 +208,9 @@ class SlaExplanationSerializer(serializers.Serializer[Any]):
     next_breach_at = serializers.DateTimeField(allow_null=True)
     first_response = SlaMetricSerializer()
     resolution = SlaResolutionSerializer()
+    acknowledged = SlaAcknowledgedSerializer(
+        allow_null=True, help_text="Who acknowledged the breach, and when; null: nobody."
+    )
     timeline = SlaEventSerializer(many=True)
 
 

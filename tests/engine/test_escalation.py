@@ -338,3 +338,25 @@ def test_the_default_escalation_policy_serves_tickets_without_one(clock, make_ti
     run_check()
 
     assert levels_of(plain, "bob") == [("missed", 1, 0)]
+
+
+def test_the_sla_explanation_shows_what_fired_and_what_is_to_come(clock, ticket, people):
+    clock.shift(130 * MINUTE)  # 10 minutes past the breach
+    run_check()
+    client = client_for(people["bob"])
+    client.post(f"/api/tickets/{ticket.pk}/acknowledge/")
+
+    body = client.get(f"/api/tickets/{ticket.pk}/sla/").json()
+
+    deadline = ticket.deadline
+    assert [
+        (f["level"], f["repeat"], f["at"], f["fired"]) for f in body["resolution"]["escalation"]
+    ] == [
+        (2, 0, deadline.isoformat().replace("+00:00", "Z"), True),
+        (2, 1, (deadline + 10 * MINUTE).isoformat().replace("+00:00", "Z"), True),
+        (2, 2, (deadline + 20 * MINUTE).isoformat().replace("+00:00", "Z"), False),
+        (2, 3, (deadline + 30 * MINUTE).isoformat().replace("+00:00", "Z"), False),
+        (3, 0, (deadline + 30 * MINUTE).isoformat().replace("+00:00", "Z"), False),
+    ]
+    assert body["first_response"]["escalation"] == []  # the policy sets no first response
+    assert body["acknowledged"]["by"] == people["bob"].pk
