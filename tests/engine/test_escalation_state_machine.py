@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, invariant, rule, run_state_machine_as_test
@@ -66,7 +67,7 @@ def quiet_for_dave(at: datetime) -> bool:
 class Escalations(SlaMachine):
     start_at = T0
     tickets = Bundle("tickets")
-    users: dict[str, object]
+    users: dict[str, User]
     teams: dict[str, Team]
 
     def __init__(self) -> None:
