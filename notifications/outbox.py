@@ -3,8 +3,9 @@
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
@@ -68,9 +69,10 @@ def enqueue(rows: Iterable[Row], *, now: datetime, team_endpoints: bool = True) 
     _insert(emails + copies, now=now)
 
 
-@dataclass(frozen=True)
-class EscalationRow:
-    """One notification to queue: an announcement (Row's five) and whom it goes to."""
+class EscalationRow(NamedTuple):
+    """One notification to queue: an announcement (Row's five) and whom it goes to.
+
+    A NamedTuple: the check makes one per email it queues, thousands a batch."""
 
     ticket_id: int
     metric: str
@@ -102,25 +104,36 @@ def _insert(rows: list[EscalationRow], *, now: datetime) -> None:
             QUEUED_FIELDS,
             [
                 (
-                    r.ticket_id,
-                    r.metric,
-                    r.kind,
-                    r.deadline,
-                    r.threshold,
-                    r.held_until or now,
+                    ticket_id,
+                    metric,
+                    kind,
+                    deadline,
+                    threshold,
+                    held_until or now,
                     uuid.uuid4(),
-                    _status(r),
+                    DeliveryStatus.PENDING if held_until is None else DeliveryStatus.HELD,
                     "",
                     0,
                     "",
                     created,
-                    r.endpoint_id,
-                    r.level,
-                    r.repeat,
-                    r.recipient_user_id,
-                    r.held_until,
+                    endpoint_id,
+                    level,
+                    repeat,
+                    recipient_user_id,
+                    held_until,
                 )
-                for r in rows
+                for (
+                    ticket_id,
+                    metric,
+                    kind,
+                    deadline,
+                    threshold,
+                    level,
+                    repeat,
+                    recipient_user_id,
+                    endpoint_id,
+                    held_until,
+                ) in rows
             ],
             ignore_conflicts=True,
         )
@@ -170,7 +183,7 @@ def _endpoint_copies(rows: list[EscalationRow]) -> list[EscalationRow]:
     ):
         by_ticket.setdefault(ticket_id, []).append(endpoint_id)
     return [
-        replace(row, endpoint_id=endpoint)
+        row._replace(endpoint_id=endpoint)
         for row in sla_rows
         for endpoint in by_ticket.get(row.ticket_id, ())
     ]

@@ -76,6 +76,7 @@ class Clocks:
         self._clocks: dict[int | None, PolicyClock] = {}
         self._thresholds: dict[tuple[int | None, str, bool], Thresholds] = {}
         self._escalations = Escalations()
+        self._levels: dict[int | None, Levels] = {}
         if known is not None:
             self._clocks[known.pk] = PolicyClock.of(known, default_warning=self.default_warning)
 
@@ -111,4 +112,8 @@ class Clocks:
 
     def levels(self, policy_id: int | None) -> Levels:
         """The escalation levels of the tickets of this SLA policy (or of none)."""
-        return self._escalations.levels(self.for_policy(policy_id).escalation_policy_id)
+        found = self._levels.get(policy_id)
+        if found is None:
+            escalation_policy_id = self.for_policy(policy_id).escalation_policy_id
+            found = self._levels[policy_id] = self._escalations.levels(escalation_policy_id)
+        return found

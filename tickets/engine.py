@@ -76,13 +76,13 @@ def apply_change(
     if created:
         rows.append((ticket.pk, Metric.RESOLUTION, Announcement.CREATED, ticket.deadline, 0))
     rows += _announced(facts, result)
-    _queue(rows, [(facts, result)], clocks=clocks, now=now)
+    _queue(rows, {ticket.pk: (facts, result)}, clocks=clocks, now=now)
     outbox.cancel_stale({ticket.pk: _standing(facts, result, fresh)})
 
 
 def _queue(
     rows: list[outbox.Row],
-    assessed: Sequence[tuple[TicketFacts, TicketAssessment]],
+    assessed: Mapping[int, tuple[TicketFacts, TicketAssessment]],
     *,
     clocks: Clocks,
     now: datetime,
@@ -93,24 +93,18 @@ def _queue(
     levels say; one without (no policy, or no default) copies its warnings and misses to
     them, as before escalation policies existed.
     """
-    escalating = {
-        facts.id
-        for facts, result in assessed
-        if _announces(result) and clocks.levels(facts.policy_id)
-    }
+    announcing = {row[0] for row in rows if row[2] != Announcement.CREATED}
+    announcing.update(pk for pk, (_, result) in assessed.items() if result.firings)
+    escalating = {pk for pk in announcing if clocks.levels(assessed[pk][0].policy_id)}
+    if not escalating:
+        outbox.enqueue(rows, now=now)
+        return
     outbox.enqueue([r for r in rows if r[0] not in escalating], now=now)
     outbox.enqueue([r for r in rows if r[0] in escalating], now=now, team_endpoints=False)
     firings: list[escalation.Firing] = []
-    for facts, result in assessed:
-        if facts.id in escalating:
-            firings += _firings(facts, result, clocks)
+    for pk in sorted(escalating):
+        firings += _firings(*assessed[pk], clocks)
     escalation.queue(firings, now=now)
-
-
-def _announces(result: TicketAssessment) -> bool:
-    return bool(result.firings) or any(
-        kind != Announcement.CREATED for _, kind, _ in result.announcements()
-    )
 
 
 def _firings(
@@ -205,12 +199,7 @@ def apply_many(
         assessed[facts.id] = (facts, result)
     written = (*DEADLINE_FIELDS, *SLA_FIELDS) if write_deadlines else SLA_FIELDS
     bulk.update_rows(Ticket, written, writes)
-    _queue(
-        emails,
-        [assessed[pk] for pk in assessed if _announces(assessed[pk][1])],
-        clocks=clocks,
-        now=now,
-    )
+    _queue(emails, assessed, clocks=clocks, now=now)
     outbox.cancel_stale(_Standings(assessed))
     return changed
 
