@@ -43,8 +43,8 @@ preload_app = False
 def post_worker_init(worker: object) -> None:
     """Load what the first request would load lazily, before this worker accepts one.
 
-    Without it the first request a worker served paid ~300 ms of imports and connections
-    (0.5-0.9 s with 4 workers starting on 2 cores): create's p99 (watchdog/warmup.py).
+    Without it the first request a worker served paid ~200 ms of imports and connections
+    (0.5-2 s with 4 workers starting on 2 cores): create's p99 (watchdog/warmup.py).
     """
     from watchdog.warmup import warm_up  # the app is loaded: Django is set up
 

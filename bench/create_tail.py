@@ -10,7 +10,8 @@ baseline tree and from this one in turn and sends `--requests` POST /api/tickets
 gunicorn started (every worker booted) and with no warm-up request: a worker's first
 requests (after a start, or after `max_requests` replaced it) are part of what clients
 meet. Both servers run with this tree's virtualenv against the same database and Redis
-database; tickets made are deleted after each server. See bench/README.md ("Create's tail").
+database; tickets made are deleted after each server. See bench/README.md ("Create's
+tail and one sender").
 """
 
 from __future__ import annotations

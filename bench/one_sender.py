@@ -11,7 +11,7 @@ queued warning emails in a fresh process of that tree's code (`bench/sla_engine.
 --worker deliver`), started and warmed before the clock starts. Reported per tree:
 emails/s (accepted by the server / the sender's wall time), the sender's CPU per email
 (its rusage), the SMTP server's. The accepted count must equal the rows marked sent.
-See bench/README.md ("One sender").
+See bench/README.md ("Create's tail and one sender").
 """
 
 from __future__ import annotations

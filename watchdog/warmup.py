@@ -3,11 +3,11 @@
 Django imports the URLconf (and with it every view, serializer and filter module), the
 cache backend with its Redis client, the session and message storages, and opens the
 database connection on the first request a process serves. In a worker that is about
-300 ms of CPU, paid by whichever client reaches it first: with 4 workers on 2 cores all
-starting at once, 0.5-0.9 s for the first requests, which was create's p99
-(bench/README.md, "Create's tail"). gunicorn.conf.py calls `warm_up()` in each worker
-after it has loaded the application and before it accepts connections, so the cost is
-paid at start-up (and when a worker is replaced after `max_requests`), not by a client.
+200 ms of CPU, paid by whichever client reaches it first: with 4 workers on 2 cores all
+starting at once, 0.5-2 s for the first requests, which was create's p99 (bench/README.md,
+"Create's tail and one sender"). gunicorn.conf.py calls `warm_up()` in each worker after
+it has loaded the application and before it accepts connections, so the cost is paid at
+start-up (and when a worker is replaced after `max_requests`), not by a client.
 
 Nothing here may stop a worker from starting: an unreachable database or Redis is logged
 and left to the first request, which reports it as it would have anyway.
