@@ -167,7 +167,10 @@ def free_port() -> int:
 
 
 @contextmanager
-def gunicorn(*, workers: int, extra_env: dict[str, str], log: Path) -> Iterator[Server]:
+def gunicorn(
+    *, workers: int, extra_env: dict[str, str], log: Path, root: Path = ROOT
+) -> Iterator[Server]:
+    """gunicorn serving `root`'s code (another worktree: a baseline) with this virtualenv."""
     port = free_port()
     env = {
         **os.environ,
@@ -179,7 +182,7 @@ def gunicorn(*, workers: int, extra_env: dict[str, str], log: Path) -> Iterator[
     with log.open("ab") as out:
         process = subprocess.Popen(  # noqa: S603 (our own virtualenv's gunicorn)
             [str(ROOT / ".venv" / "bin" / "gunicorn"), "-c", "gunicorn.conf.py", "watchdog.wsgi"],
-            cwd=ROOT,
+            cwd=root,
             env=env,
             stdout=out,
             stderr=out,

@@ -104,6 +104,8 @@ class _Compat32Fast(Compat32):
 
 _PRINTABLE = re.compile(r"[\x20-\x7e]*")
 COMPAT32_FAST = _Compat32Fast()
+# `Content-Type: multipart/alternative; boundary="==<26 hex digits>=="` is 78 characters.
+BOUNDARY_BYTES = 13
 
 
 class FormattedOnce(EmailMultiAlternatives):
@@ -126,8 +128,10 @@ class FormattedOnce(EmailMultiAlternatives):
                 # Chosen here rather than by the generator, which compiles a regular
                 # expression per message to check its random boundary against the text
                 # (and so evicts everyone else's from re's cache): a random boundary of
-                # 128 bits does not occur in the text either.
-                formatted.set_boundary(f"==============={secrets.token_hex(16)}==")
+                # 104 bits does not occur in the text either. Short enough that its
+                # Content-Type line fits in 78 characters: a longer one sent the header
+                # through compat32's folding (email.header.Header) on every message.
+                formatted.set_boundary(f"=={secrets.token_hex(BOUNDARY_BYTES)}==")
             serialize = formatted.as_bytes
             made: dict[tuple[bool, str], bytes] = {}
 

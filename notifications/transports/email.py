@@ -1,7 +1,9 @@
 """Email over SMTP: Django's mail backend, one connection reused for a whole batch."""
 
 import contextlib
+import re
 import smtplib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from django.core.mail import EmailMessage, get_connection
@@ -31,6 +33,8 @@ class Outgoing:
 class EmailTransport(Transport[Outgoing]):
     def __init__(self) -> None:
         self.connection = get_connection(fail_silently=False)
+        # The connection of a message sent whose last reply is not read yet (send_end).
+        self._awaiting: smtplib.SMTP | None = None
 
     def recipient(self, notification: Notification) -> str | SetAside:
         # An escalation level's email goes to its person; every other email to the owner.
@@ -75,42 +79,103 @@ class EmailTransport(Transport[Outgoing]):
             ) from error
 
     def send(self, message: Outgoing, *, recipient: str) -> None:
-        try:
+        self.send_begin(message, recipient=recipient)
+        self.send_end()
+
+    def send_begin(self, message: Outgoing, *, recipient: str) -> None:
+        """The whole SMTP exchange but the server's last reply (read by `send_end`).
+
+        Until then the message is not accepted. Meanwhile the sender prepares the next
+        message (notifications.delivery), while the server checks and stores this one:
+        one sender no longer waits for both in turn.
+        """
+        with _refusals():
             smtp = getattr(self.connection, "connection", None)
-            if isinstance(self.connection, SmtpBackend) and smtp is not None:
-                # What the backend's send_messages does once it is open, with the envelope
-                # and bytes already made: formatting the addresses again cost as much as
-                # building the message.
-                e = message.envelope
-                smtp.sendmail(e.from_email, e.recipients, e.data)
-            else:
+            if not isinstance(self.connection, SmtpBackend) or smtp is None:
+                # Another backend (tests' locmem, a third party's): its own way, whole.
                 self.connection.send_messages([message.message])
-        except smtplib.SMTPRecipientsRefused as error:
-            codes = [code for code, _ in error.recipients.values()]
-            permanent = bool(codes) and all(500 <= code < 600 for code in codes)
-            raise TransportError(
-                f"recipient refused: {error.recipients}", permanent=permanent
-            ) from error
-        except smtplib.SMTPDataError as error:
-            raise TransportError(
-                f"{error.smtp_code} {error.smtp_error!r}", permanent=500 <= error.smtp_code < 600
-            ) from error
-        except smtplib.SMTPResponseException as error:
-            # Sender refused, authentication and the like: configuration, not this message.
-            raise TransportError(
-                f"{error.smtp_code} {error.smtp_error!r}", permanent=False
-            ) from error
-        except (smtplib.SMTPException, OSError) as error:
-            raise TransportError(f"{type(error).__name__}: {error}", permanent=False) from error
-        except Exception as error:
-            # Anything else the backend raises (a codec, a bug in a third-party backend) is
-            # not understood, so it is retried with backoff like a refusal, and given up
-            # after SLA_DELIVERY_MAX_ATTEMPTS: never left pending for ever.
-            raise TransportError(
-                f"unexpected {type(error).__name__}: {error}", permanent=False
-            ) from error
+                return
+            # What the backend's send_messages does once it is open, with the envelope and
+            # bytes already made (formatting addresses again cost as much as the message),
+            # and smtplib's sendmail up to the final reply.
+            e = message.envelope
+            smtp.ehlo_or_helo_if_needed()
+            options = [f"size={len(e.data)}"] if smtp.does_esmtp and smtp.has_extn("size") else []
+            code, reply = smtp.mail(e.from_email, options)
+            if code != 250:
+                _reset(smtp)
+                raise smtplib.SMTPSenderRefused(code, reply, e.from_email)
+            refused = {}
+            for address in e.recipients:
+                code, reply = smtp.rcpt(address)
+                if code not in {250, 251}:
+                    refused[address] = (code, reply)
+            if len(refused) == len(e.recipients):
+                _reset(smtp)
+                raise smtplib.SMTPRecipientsRefused(refused)
+            smtp.putcmd("data")
+            code, reply = smtp.getreply()
+            if code != 354:
+                _reset(smtp)
+                raise smtplib.SMTPDataError(code, reply)
+            data = _LEADING_DOT.sub(b"..", e.data)
+            if not data.endswith(b"\r\n"):
+                data += b"\r\n"
+            smtp.send(data + b".\r\n")
+            self._awaiting = smtp
+
+    def send_end(self) -> None:
+        """Read the server's reply to the message `send_begin` sent: returning means accepted."""
+        smtp, self._awaiting = self._awaiting, None
+        if smtp is None:
+            return
+        with _refusals():
+            code, reply = smtp.getreply()
+            if code != 250:
+                _reset(smtp)
+                raise smtplib.SMTPDataError(code, reply)
 
     def close(self) -> None:
         # A broken connection is being thrown away anyway.
+        self._awaiting = None
         with contextlib.suppress(Exception):
             self.connection.close()
+
+
+# smtplib's own quoting of lines that start with a dot (RFC 5321, 4.5.2).
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def _reset(smtp: smtplib.SMTP) -> None:
+    """RSET after a refusal, as smtplib's sendmail does; a failing RSET changes nothing."""
+    with contextlib.suppress(smtplib.SMTPException, OSError):
+        smtp.rset()
+
+
+@contextlib.contextmanager
+def _refusals() -> Iterator[None]:
+    """What the server or the connection said, as a TransportError: permanent or not."""
+    try:
+        yield
+    except smtplib.SMTPRecipientsRefused as error:
+        codes = [code for code, _ in error.recipients.values()]
+        permanent = bool(codes) and all(500 <= code < 600 for code in codes)
+        raise TransportError(
+            f"recipient refused: {error.recipients}", permanent=permanent
+        ) from error
+    except smtplib.SMTPDataError as error:
+        raise TransportError(
+            f"{error.smtp_code} {error.smtp_error!r}", permanent=500 <= error.smtp_code < 600
+        ) from error
+    except smtplib.SMTPResponseException as error:
+        # Sender refused, authentication and the like: configuration, not this message.
+        raise TransportError(f"{error.smtp_code} {error.smtp_error!r}", permanent=False) from error
+    except (smtplib.SMTPException, OSError) as error:
+        raise TransportError(f"{type(error).__name__}: {error}", permanent=False) from error
+    except Exception as error:
+        # Anything else the backend raises (a codec, a bug in a third-party backend) is
+        # not understood, so it is retried with backoff like a refusal, and given up
+        # after SLA_DELIVERY_MAX_ATTEMPTS: never left pending for ever.
+        raise TransportError(
+            f"unexpected {type(error).__name__}: {error}", permanent=False
+        ) from error

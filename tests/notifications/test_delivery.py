@@ -744,7 +744,7 @@ def test_emails_accepted_before_a_batch_fails_are_recorded_as_sent(
 ):
     first, second = make_ticket(due_in=2 * HOUR), make_ticket(due_in=2 * HOUR)
     claimed = claim(now=T0, limit=10)
-    send = EmailTransport.send
+    send = EmailTransport.send_begin
 
     def refuse_the_second(self, message, *, recipient):
         if smtp_settings.received():
@@ -755,7 +755,7 @@ def test_emails_accepted_before_a_batch_fails_are_recorded_as_sent(
         raise RuntimeError("the process is going down")
 
     # The second email is refused, and recording that fails: the batch stops there.
-    monkeypatch.setattr(EmailTransport, "send", refuse_the_second)
+    monkeypatch.setattr(EmailTransport, "send_begin", refuse_the_second)
     monkeypatch.setattr(delivery, "_record_failure", crash)
     with pytest.raises(RuntimeError):
         send_batch(claimed)

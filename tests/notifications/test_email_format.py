@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from notifications.emails import COMPAT32_FAST
+from notifications.emails import COMPAT32_FAST, FormattedOnce
 
 NAMES = ["Subject", "To", "From", "Message-ID", "X-SLA-Watchdog-Ticket", "Content-Type"]
 VALUES = [
@@ -53,3 +53,19 @@ def test_any_header_value_is_folded_as_compat32_folds_it(name: str, value: str) 
             fast.fold_binary(name, value)
         return
     assert fast.fold_binary(name, value) == expected
+
+
+def test_a_multipart_message_s_content_type_stays_on_one_line() -> None:
+    """Its boundary is short enough for the fast path: no email.header.Header per message."""
+    message = FormattedOnce(subject="s", body="text", from_email="a@example.com", to=["b@x.org"])
+    message.attach_alternative("<p>html</p>", "text/html")
+    data = message.message().as_bytes(linesep="\r\n")
+
+    header = next(line for line in data.split(b"\r\n") if line.startswith(b"Content-Type:"))
+    assert header.startswith(b'Content-Type: multipart/alternative; boundary="==')
+    assert len(header) <= 78
+    boundary = message.message().get_boundary()
+    assert data.count(f"--{boundary}".encode()) == 3  # two parts and the closing line
+    assert COMPAT32_FAST.fold("Content-Type", header[14:].decode()) == compat32.fold(
+        "Content-Type", header[14:].decode()
+    )

@@ -10,11 +10,13 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
+from django.core.mail import EmailMessage
 
+from notifications.addresses import Envelope
 from notifications.delivery import deliver_due, retry_delay
 from notifications.models import DeliveryStatus, Notification
 from notifications.transports.base import SetAside, Transport, TransportError
-from notifications.transports.email import EmailTransport
+from notifications.transports.email import EmailTransport, Outgoing
 from tests.conftest import T0
 from tickets import checker
 from tickets.engine import run_transitions, stamp_warnings_sent
@@ -189,3 +191,22 @@ def test_email_is_the_channel_every_check_uses_by_default(clock, make_ticket, sm
 
     assert report.delivery.sent == 1
     assert [m.ticket_id for m in smtp_settings.received()] == [ticket.pk]
+
+
+def test_smtp_lines_starting_with_a_dot_arrive_as_they_were_written(smtp_settings):
+    """send_begin quotes leading dots itself (RFC 5321 4.5.2), as smtplib's sendmail did."""
+    data = b"Subject: dots\r\n\r\n.one dot\r\n..two dots\r\n.\r\nlast line without an end"
+    outgoing = Outgoing(
+        message=EmailMessage(),
+        envelope=Envelope(from_email="a@example.com", recipients=["b@example.com"], data=data),
+    )
+    transport = EmailTransport()
+    transport.open()
+    try:
+        transport.send(outgoing, recipient="b@example.com")
+    finally:
+        transport.close()
+
+    [message] = smtp_settings.received()
+    assert message.raw == data + b"\r\n"  # smtplib ends the data with a line end too
+    assert message.rcpt_tos == ("b@example.com",)
