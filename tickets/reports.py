@@ -13,8 +13,10 @@ sort of the period's tickets per metric and grouping.
 Days (the period's, and the chart's) begin at midnight in the reader's time zone: the
 API's `tz` parameter, the page's display zone, else settings.TIME_ZONE.
 
-Durations are wall time, from the ticket's creation: business time would need each
-ticket's calendar applied in Python to every row, which the database cannot do.
+Durations come twice: wall time from the ticket's creation, counted here in the
+database, and business time on the ticket's policy calendar, which the database cannot
+apply: tickets.business_durations counts those in Python, one pass over the period's
+answered or resolved tickets and one over their pauses.
 """
 
 from __future__ import annotations
@@ -49,6 +51,7 @@ from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 from people.models import Team
 from policies.models import SlaPolicy
 from sla.enums import Priority, SlaState
+from tickets.business_durations import BusinessTimes, business_times, summarize
 from tickets.models import Ticket, TicketPause
 from watchdog.zones import known_zones
 
@@ -222,6 +225,13 @@ class ComplianceRow:
     resolution_median_seconds: float | None = None
     resolution_p90_seconds: float | None = None
     paused_seconds: float = 0.0
+    # The same in business time, on each ticket's policy calendar (the wall clock without
+    # one); resolution less the business time paused (tickets.business_durations).
+    first_response_business_median_seconds: float | None = None
+    first_response_business_p90_seconds: float | None = None
+    resolution_business_median_seconds: float | None = None
+    resolution_business_p90_seconds: float | None = None
+    paused_business_seconds: float = 0.0
 
     @property
     def achieved_percent(self) -> float | None:
@@ -362,8 +372,9 @@ def _fill(
     *,
     now: datetime,
 ) -> None:
-    """The time paused, per row and for the total; and the percentiles of both metrics
-    where the database has no percentile_cont (_counts found them where it has)."""
+    """The time paused, per row and for the total; the percentiles of both metrics where
+    the database has no percentile_cont (_counts found them where it has); and the
+    business-time durations."""
     if not _native_percentiles(tickets):
         _window_percentiles(rows, total, tickets, column)
     paused = ExpressionWrapper(
@@ -375,6 +386,20 @@ def _fill(
             rows[key].paused_seconds = round(seconds.total_seconds(), 1)
     overall = pauses.aggregate(s=Sum(paused))["s"]
     total.paused_seconds = round(overall.total_seconds(), 1) if overall is not None else 0.0
+    groups, overall_times = business_times(tickets, column, now=now)
+    for key, times in groups.items():
+        if key in rows:
+            _set_business(rows[key], times)
+    _set_business(total, overall_times)
+
+
+def _set_business(row: ComplianceRow, times: BusinessTimes) -> None:
+    summary = summarize(times)
+    row.first_response_business_median_seconds = summary.first_response_median_seconds
+    row.first_response_business_p90_seconds = summary.first_response_p90_seconds
+    row.resolution_business_median_seconds = summary.resolution_median_seconds
+    row.resolution_business_p90_seconds = summary.resolution_p90_seconds
+    row.paused_business_seconds = summary.paused_seconds
 
 
 def _window_percentiles(
@@ -508,6 +533,11 @@ ROW_FIELDS = (
     "resolution_median_seconds",
     "resolution_p90_seconds",
     "paused_seconds",
+    "first_response_business_median_seconds",
+    "first_response_business_p90_seconds",
+    "resolution_business_median_seconds",
+    "resolution_business_p90_seconds",
+    "paused_business_seconds",
 )
 
 
