@@ -10,15 +10,20 @@ resolution and time paused, each counted on the ticket's policy calendar.
 A ticket without a policy is measured on the wall clock, as the SLA engine measures it
 (tickets.clocks); a pause is counted on its ticket's calendar.
 
-The database cannot apply a calendar, so the period's tickets are read in chunks (a few
-narrow columns, never model instances; instants as integer microseconds since the epoch,
-which cost a fraction of a parsed datetime) and each duration is counted by
-sla.business_time in Python (a few bisections each). SQLite's julianday() keeps
-milliseconds only: there durations are exact to the millisecond. Only the durations are kept, as
-8-byte floats in one array per row, then sorted once for their percentiles, interpolated
-as percentile_cont does. Cost: linear in the period's answered or resolved tickets,
-bounded by the longest period (tickets.reports.MAX_PERIOD_DAYS); bench/reports.py
-measures it (bench/README.md).
+Two ways to count them, the same numbers (a test compares them on PostgreSQL):
+
+- PostgreSQL (business_summaries_in_database): each calendar's open intervals over the
+  period go to the database as two arrays; width_bucket() finds an instant in them by
+  binary search, and percentile_cont takes the percentiles, in one statement. Nothing per
+  ticket comes back: memory does not grow with the period.
+- SQLite (business_times, then summarize): the period's tickets are read in chunks (a
+  few narrow columns; instants as integer microseconds, which cost a fraction of a parsed
+  datetime), each duration counted by sla.business_time in Python, and kept as an 8-byte
+  float per ticket for the percentiles (8-16 bytes per answered ticket; SQLite is the
+  one-laptop setup). SQLite's julianday() keeps milliseconds only.
+
+bench/reports.py measures both the time and, with bench/report_csv_memory.py, the memory
+(bench/README.md).
 """
 
 from __future__ import annotations
@@ -30,10 +35,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.db import connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import BigIntegerField, Expression, F, Func, Q, QuerySet
 from django.db.models.sql.compiler import SQLCompiler
 
+from policies.models import SlaPolicy
 from sla.business_time import Calendar
 from tickets.clocks import Clocks
 from tickets.models import Ticket, TicketPause
@@ -180,4 +187,158 @@ def business_times(
             seconds = max(seconds - paused_before_resolution.get(ticket_id, 0.0), 0.0)
             times.resolution.append(seconds)
             total.resolution.append(seconds)
+    return groups, total
+
+
+# --- PostgreSQL: the same numbers counted in the database ----------------------------------
+#
+# A calendar's open time up to an instant is a lookup in a sorted list of its opening and
+# closing instants with the open time before each (what sla.business_time keeps per year).
+# Sent as two float8 arrays per calendar, width_bucket() finds an instant's place in them
+# by binary search, so the database counts each ticket's business time, and
+# percentile_cont its percentiles, in one scan of the period's tickets: nothing per
+# ticket comes back to Python, and its memory does not grow with the period.
+
+# Open intervals are listed from the period's start to this long after now (or its end):
+# every response, resolution and pause is recorded at the `now` of the service that wrote
+# it. An instant beyond would count as if at the list's end.
+_HORIZON = timedelta(days=2)
+
+
+@dataclass(frozen=True)
+class OpenTable:
+    """A calendar's opening and closing instants in a span (epoch seconds, alternating,
+    ascending) and the open seconds before each."""
+
+    bounds: list[float]
+    before: list[float]
+
+
+def open_table(calendar: Calendar, start: datetime, end: datetime) -> OpenTable:
+    bounds: list[float] = []
+    before: list[float] = []
+    elapsed = 0.0
+    for opens, closes in calendar.open_spans(start, end):
+        opened, closed = opens.timestamp(), closes.timestamp()
+        if bounds and bounds[-1] == opened:
+            # One interval split at a local new year: join the halves.
+            bounds.pop()
+            before.pop()
+        else:
+            bounds.append(opened)
+            before.append(elapsed)
+        elapsed += closed - opened
+        bounds.append(closed)
+        before.append(elapsed)
+    return OpenTable(bounds, before)
+
+
+def _open_until(instant: str) -> str:
+    """SQL: the open seconds of calendar `c` from its table's start to `instant` (a
+    timestamptz expression). width_bucket gives the count of bounds at or before it: odd
+    inside an open interval, even (0 before the first) in a closed one."""
+    at = f"EXTRACT(EPOCH FROM {instant})::float8"
+    place = f"width_bucket({at}, c.bounds)"
+    return (
+        f"(CASE mod({place}, 2) WHEN 1 THEN c.before[{place}] + ({at} - c.bounds[{place}]) "
+        f"ELSE COALESCE(c.before[{place}], 0) END)"
+    )
+
+
+def _between(start: str, end: str) -> str:
+    return f"GREATEST({_open_until(end)} - {_open_until(start)}, 0)"
+
+
+_NO_POLICY = -1
+
+
+def business_summaries_in_database(
+    tickets: QuerySet[Ticket],
+    column: str,
+    *,
+    now: datetime,
+    start: datetime,
+    end: datetime,
+) -> tuple[dict[Any, BusinessSummary], BusinessSummary]:
+    """As summarize(business_times(...)), counted by PostgreSQL."""
+    until = max(now, end) + _HORIZON
+    clocks = Clocks()
+    policy_ids: list[int | None] = [None, *SlaPolicy.objects.values_list("pk", flat=True)]
+    values = []
+    params: list[Any] = []
+    for policy_id in policy_ids:
+        table = open_table(clocks.for_policy(policy_id).calendar, start, until)
+        values.append("(%s, %s::float8[], %s::float8[])")
+        params += [_NO_POLICY if policy_id is None else policy_id, table.bounds, table.before]
+    selected = tickets.order_by().annotate(report_key=F(column))
+    inner, inner_params = selected.values(
+        "id", "report_key", "policy_id", "created_at", "first_responded_at", "resolved_at"
+    ).query.sql_with_params()
+    # Each duration is computed next to its calendar's arrays, in a MATERIALIZED step that
+    # keeps only numbers: rows that carried the arrays on through a join or a sort copied
+    # them each time (660 MB of sort on disk for 88k tickets).
+    sql = f"""
+    WITH clock (now) AS (VALUES (%s::timestamptz)),
+    c_all (policy_id, bounds, before) AS (VALUES {", ".join(values)}),
+    t AS MATERIALIZED ({inner}),
+    measured AS MATERIALIZED (
+        SELECT t.id, t.report_key,
+            CASE WHEN t.first_responded_at IS NOT NULL
+                THEN {_between("t.created_at", "t.first_responded_at")} END AS first_response,
+            CASE WHEN t.resolved_at IS NOT NULL
+                THEN {_between("t.created_at", "t.resolved_at")} END AS resolution
+        FROM t JOIN c_all c ON c.policy_id = COALESCE(t.policy_id, {_NO_POLICY})
+    ),
+    their_pauses AS MATERIALIZED (
+        SELECT p.ticket_id, p.started_at, p.ended_at, t.policy_id, t.created_at, t.resolved_at
+        FROM {TicketPause._meta.db_table} p JOIN t ON t.id = p.ticket_id
+    ),
+    paused AS MATERIALIZED (
+        SELECT q.ticket_id,
+            {_between("q.started_at", "COALESCE(q.ended_at, clock.now)")} AS paused,
+            CASE WHEN q.resolved_at IS NOT NULL THEN {
+        _between(
+            "GREATEST(q.started_at, q.created_at)",
+            "LEAST(COALESCE(q.ended_at, q.resolved_at), q.resolved_at)",
+        )
+    } ELSE 0 END AS before_resolution
+        FROM their_pauses q
+        JOIN c_all c ON c.policy_id = COALESCE(q.policy_id, {_NO_POLICY})
+        CROSS JOIN clock
+    ),
+    per_ticket AS (
+        SELECT ticket_id, SUM(paused) AS paused, SUM(before_resolution) AS before_resolution
+        FROM paused GROUP BY ticket_id
+    ),
+    d AS (
+        SELECT m.report_key, m.first_response,
+            CASE WHEN m.resolution IS NOT NULL
+                THEN GREATEST(m.resolution - COALESCE(pt.before_resolution, 0), 0)
+            END AS resolution,
+            COALESCE(pt.paused, 0) AS paused
+        FROM measured m LEFT JOIN per_ticket pt ON pt.ticket_id = m.id
+    )
+    SELECT report_key, GROUPING(report_key),
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY first_response),
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY first_response),
+        percentile_cont(0.5) WITHIN GROUP (ORDER BY resolution),
+        percentile_cont(0.9) WITHIN GROUP (ORDER BY resolution),
+        SUM(paused)
+    FROM d GROUP BY GROUPING SETS ((report_key), ())
+    """  # noqa: S608 -- only this module's SQL and the ORM's; every value is a parameter
+    groups: dict[Any, BusinessSummary] = {}
+    total = BusinessSummary(None, None, None, None, 0.0)
+    with connections[tickets.db].cursor() as cursor:
+        cursor.execute(sql, [now, *params, *inner_params])
+        for key, overall, *numbers in cursor.fetchall():
+            first_median, first_p90, resolution_median, resolution_p90, paused = (
+                None if value is None else round(float(value), 1) for value in numbers
+            )
+            summary = BusinessSummary(
+                first_median, first_p90, resolution_median, resolution_p90, paused or 0.0
+            )
+            if overall:
+                total = summary
+            else:
+                groups[key] = summary
     return groups, total

@@ -17,16 +17,22 @@ Mon 28800 + Tue 10800 = 39600, wall 262800.
 
 import csv
 import io
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
+from django.db import connection
 
-from sla.enums import Status
+from sla.enums import Priority, Status
 from tests.conftest import T0, client_for
 from tests.factories import CalendarFactory, PolicyFactory
 from tests.reports.march import MARCH, at, respond, set_status, ticket
-from tickets.business_durations import percentile_cont
-from tickets.reports import compliance
+from tickets.business_durations import (
+    business_summaries_in_database,
+    business_times,
+    percentile_cont,
+    summarize,
+)
+from tickets.reports import compliance, report_tickets
 
 pytestmark = pytest.mark.django_db
 
@@ -118,3 +124,41 @@ def test_percentile_cont_interpolates_between_ranks():
     assert percentile_cont([], 0.5) is None
     assert percentile_cont([5.0], 0.9) == 5.0
     assert percentile_cont([300.0, 600.0, 1800.0, 7200.0], 0.9) == pytest.approx(5580)
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="the database's count is PostgreSQL's"
+)
+def test_the_databases_count_is_pythons_over_new_year_and_dst(alice):
+    berlin_24x7 = CalendarFactory.create(name="Berlin 24x7", time_zone="Europe/Berlin")
+    PolicyFactory.create(name="Around Berlin", calendar=berlin_24x7, priority=Priority.URGENT)
+    office = CalendarFactory.create(
+        name="Berlin office",
+        time_zone="Europe/Berlin",
+        is_24x7=False,
+        holiday_country="DE",
+        opening_hours=[(day, time(9), time(17)) for day in range(5)],
+    )
+    PolicyFactory.create(name="Office", calendar=office)
+    start = datetime(2025, 12, 1, tzinfo=UTC)
+    for n in range(40):
+        created = start + n * timedelta(days=3, hours=7, minutes=13)
+        t = ticket(alice, created, priority=[Priority.URGENT, Priority.NORMAL][n % 2])
+        if n % 5:
+            respond(t, timedelta(hours=n * 5 + 1))
+        if n % 3 == 0:
+            set_status(t, Status.PENDING, created + timedelta(hours=n + 2))
+            if n % 2:
+                set_status(t, Status.OPEN, created + timedelta(hours=2 * n + 3))
+        if n % 4 == 0:
+            set_status(t, Status.RESOLVED, created + timedelta(days=n % 9, hours=n))
+    end = datetime(2026, 5, 1, tzinfo=UTC)
+    now = datetime(2026, 5, 20, tzinfo=UTC)
+    tickets = report_tickets(alice, start=start, end=end)
+
+    in_database = business_summaries_in_database(tickets, "priority", now=now, start=start, end=end)
+    groups, total = business_times(tickets, "priority", now=now)
+
+    assert in_database[0] == {key: summarize(times) for key, times in groups.items()}
+    assert in_database[1] == summarize(total)
+    assert summarize(total).resolution_median_seconds is not None
