@@ -245,6 +245,22 @@ def _open_until(instant: str) -> str:
     )
 
 
+def _open_until_each(instants: dict[str, str]) -> str:
+    """SQL: a CROSS JOIN LATERAL giving `o.<name>`, the open seconds of calendar `c` up to
+    each instant, as _open_until but with one width_bucket() per instant. OFFSET 0 keeps
+    the planner from folding each step back into the expressions that use it."""
+    epochs = ", ".join(f"EXTRACT(EPOCH FROM {sql})::float8 AS {n}" for n, sql in instants.items())
+    places = ", ".join(f"e.{n}, width_bucket(e.{n}, c.bounds) AS {n}_at" for n in instants)
+    opens = ", ".join(
+        f"CASE mod(w.{n}_at, 2) WHEN 1 THEN c.before[w.{n}_at] + (w.{n} - c.bounds[w.{n}_at]) "
+        f"ELSE COALESCE(c.before[w.{n}_at], 0) END AS {n}"
+        for n in instants
+    )
+    # Only this module's SQL and column names.
+    nested = f"(SELECT {places} FROM (SELECT {epochs} OFFSET 0) e OFFSET 0) w"  # noqa: S608
+    return f"CROSS JOIN LATERAL (SELECT {opens} FROM {nested} OFFSET 0) o"  # noqa: S608
+
+
 def _between(start: str, end: str) -> str:
     return f"GREATEST({_open_until(end)} - {_open_until(start)}, 0)"
 
@@ -284,10 +300,19 @@ def business_summaries_in_database(
     measured AS MATERIALIZED (
         SELECT t.id, t.report_key,
             CASE WHEN t.first_responded_at IS NOT NULL
-                THEN {_between("t.created_at", "t.first_responded_at")} END AS first_response,
+                THEN GREATEST(o.responded - o.created, 0) END AS first_response,
             CASE WHEN t.resolved_at IS NOT NULL
-                THEN {_between("t.created_at", "t.resolved_at")} END AS resolution
+                THEN GREATEST(o.resolved - o.created, 0) END AS resolution
         FROM t JOIN c_all c ON c.policy_id = COALESCE(t.policy_id, {_NO_POLICY})
+        {
+        _open_until_each(
+            {
+                "created": "t.created_at",
+                "responded": "t.first_responded_at",
+                "resolved": "t.resolved_at",
+            }
+        )
+    }
     ),
     their_pauses AS MATERIALIZED (
         SELECT p.ticket_id, p.started_at, p.ended_at, t.policy_id, t.created_at, t.resolved_at
