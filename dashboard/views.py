@@ -18,6 +18,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +30,7 @@ from rest_framework.exceptions import Throttled
 
 from dashboard.access import signed_in, strict_styles
 from dashboard.board import BoardFilters, build_board
+from dashboard.board_rows import rows_html
 from dashboard.report_chart import achieved_chart
 from dashboard.signin import enforce_sign_in_limits
 from dashboard.story import chart, timeline
@@ -85,18 +87,28 @@ def board(request: HttpRequest) -> HttpResponse:
     filters = BoardFilters(request.GET)
     valid = filters.is_valid()
     now = timezone.now()
-    context = {
+    found = build_board(request.user, filters.cleaned_data, now=now) if valid else None
+    refresh_url = request.get_full_path()
+    # One reverse() per page instead of two per row (story and respond), which cost a
+    # sixth of the board's render time.
+    tickets_url = reverse("story", kwargs={"pk": "0"}).removesuffix("0/")
+    context: dict[str, Any] = {
         "filters": filters,
-        "board": build_board(request.user, filters.cleaned_data, now=now) if valid else None,
+        "board": found,
         "now": now,
-        "refresh_url": request.get_full_path(),
-        # One reverse() per page instead of two per row (story and respond), which cost a
-        # sixth of the board's render time.
-        "tickets_url": reverse("story", kwargs={"pk": "0"}).removesuffix("0/"),
+        "refresh_url": refresh_url,
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
     partial = getattr(request, "htmx", False)
     with timezone.override(display_zone(request)):
+        if found is not None:
+            context["rows_html"] = rows_html(
+                found.rows,
+                tickets_url=tickets_url,
+                refresh_url=refresh_url,
+                csrf_token=get_token(request),
+                show_owner=request.user.is_staff,
+            )
         response = render(
             request,
             "dashboard/_board_table.html" if partial else "dashboard/board.html",
