@@ -4,15 +4,13 @@ Server-rendered; what a user may see is the API's rule, Ticket.objects.visible_t
 ticket beyond it is a 404."""
 
 import csv
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
-from functools import wraps
 from typing import Any
 
-from csp.decorators import csp_replace
 from django.conf import settings
 from django.contrib import messages
-from django.contrib.auth.views import LoginView, LogoutView, redirect_to_login
+from django.contrib.auth.views import LoginView, LogoutView
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -20,6 +18,7 @@ from django.http import (
     HttpResponseRedirect,
     StreamingHttpResponse,
 )
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -27,10 +26,11 @@ from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
-from django_htmx.http import HttpResponseClientRedirect
 from rest_framework.exceptions import Throttled
 
+from dashboard.access import signed_in, strict_styles
 from dashboard.board import BoardFilters, build_board
+from dashboard.board_rows import rows_html
 from dashboard.report_chart import achieved_chart
 from dashboard.signin import enforce_sign_in_limits
 from dashboard.story import chart, timeline
@@ -42,28 +42,8 @@ from tickets.explain import explain_ticket
 from tickets.models import Ticket
 from watchdog.ratelimits import RateLimiterUnavailable, enforce, user_key
 
-# The pages need no inline style at all (htmx's indicator styles are switched off in
-# base.html), so their policy is stricter than the API docs' and the admin's.
-strict_styles = csp_replace({"style-src": ["'self'"]})
 # A story lists the ticket's latest notifications, at most this many.
 STORY_NOTIFICATIONS = 200
-
-View = Callable[..., HttpResponseBase]
-
-
-def signed_in(view: View) -> View:
-    """Like login_required; an htmx refresh after the session ended reloads the whole
-    page onto the sign-in form instead of swapping the form into the table."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
-        if not request.user.is_authenticated:
-            if getattr(request, "htmx", False):
-                return HttpResponseClientRedirect(reverse(settings.LOGIN_URL))
-            return redirect_to_login(request.get_full_path())
-        return view(request, *args, **kwargs)
-
-    return wrapped
 
 
 @require_GET
@@ -107,18 +87,28 @@ def board(request: HttpRequest) -> HttpResponse:
     filters = BoardFilters(request.GET)
     valid = filters.is_valid()
     now = timezone.now()
-    context = {
+    found = build_board(request.user, filters.cleaned_data, now=now) if valid else None
+    refresh_url = request.get_full_path()
+    # One reverse() per page instead of two per row (story and respond), which cost a
+    # sixth of the board's render time.
+    tickets_url = reverse("story", kwargs={"pk": "0"}).removesuffix("0/")
+    context: dict[str, Any] = {
         "filters": filters,
-        "board": build_board(request.user, filters.cleaned_data, now=now) if valid else None,
+        "board": found,
         "now": now,
-        "refresh_url": request.get_full_path(),
-        # One reverse() per page instead of two per row (story and respond), which cost a
-        # sixth of the board's render time.
-        "tickets_url": reverse("story", kwargs={"pk": "0"}).removesuffix("0/"),
+        "refresh_url": refresh_url,
         "refresh_seconds": settings.DASHBOARD_REFRESH_SECONDS,
     }
     partial = getattr(request, "htmx", False)
     with timezone.override(display_zone(request)):
+        if found is not None:
+            context["rows_html"] = rows_html(
+                found.rows,
+                tickets_url=tickets_url,
+                refresh_url=refresh_url,
+                csrf_token=get_token(request),
+                show_owner=request.user.is_staff,
+            )
         response = render(
             request,
             "dashboard/_board_table.html" if partial else "dashboard/board.html",

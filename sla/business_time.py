@@ -215,18 +215,23 @@ class Calendar:
 
     def between(self, start: datetime, end: datetime) -> timedelta:
         """Open time between two instants; zero if `end` is not after `start`."""
-        from_at = _microseconds(start)
-        to_at = _microseconds(end)
+        return timedelta(
+            microseconds=self.open_microseconds(_microseconds(start), _microseconds(end))
+        )
+
+    def open_microseconds(self, from_at: int, to_at: int) -> int:
+        """`between` for instants given as microseconds since 1970-01-01 UTC, in
+        microseconds: what a reader of many rows uses, building no datetime per row."""
         if to_at <= from_at:
-            return _NO_TIME
+            return 0
         first = self._year_at(from_at)
         last = self._year_at(to_at)
         if first is last:
-            return timedelta(microseconds=last.elapsed_at(to_at) - first.elapsed_at(from_at))
+            return last.elapsed_at(to_at) - first.elapsed_at(from_at)
         elapsed = first.total - first.elapsed_at(from_at) + last.elapsed_at(to_at)
         for number in range(first.year + 1, last.year):
             elapsed += self._year(number).total
-        return timedelta(microseconds=elapsed)
+        return elapsed
 
     def open_spans(self, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
         """The open intervals between two instants, clipped to them, oldest first, in the

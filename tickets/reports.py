@@ -13,8 +13,10 @@ sort of the period's tickets per metric and grouping.
 Days (the period's, and the chart's) begin at midnight in the reader's time zone: the
 API's `tz` parameter, the page's display zone, else settings.TIME_ZONE.
 
-Durations are wall time, from the ticket's creation: business time would need each
-ticket's calendar applied in Python to every row, which the database cannot do.
+Durations come twice: wall time from the ticket's creation, and business time on the
+ticket's policy calendar (tickets.business_durations: on PostgreSQL in the database, with
+each calendar's open intervals sent as arrays; on SQLite in Python, one pass over the
+period's answered or resolved tickets and one over their pauses).
 """
 
 from __future__ import annotations
@@ -49,6 +51,12 @@ from django.db.models.functions import Coalesce, RowNumber, TruncDate, TruncWeek
 from people.models import Team
 from policies.models import SlaPolicy
 from sla.enums import Priority, SlaState
+from tickets.business_durations import (
+    BusinessSummary,
+    business_summaries_in_database,
+    business_times,
+    summarize,
+)
 from tickets.models import Ticket, TicketPause
 from watchdog.zones import known_zones
 
@@ -222,6 +230,13 @@ class ComplianceRow:
     resolution_median_seconds: float | None = None
     resolution_p90_seconds: float | None = None
     paused_seconds: float = 0.0
+    # The same in business time, on each ticket's policy calendar (the wall clock without
+    # one); resolution less the business time paused (tickets.business_durations).
+    first_response_business_median_seconds: float | None = None
+    first_response_business_p90_seconds: float | None = None
+    resolution_business_median_seconds: float | None = None
+    resolution_business_p90_seconds: float | None = None
+    paused_business_seconds: float = 0.0
 
     @property
     def achieved_percent(self) -> float | None:
@@ -280,7 +295,7 @@ def compliance(
     total = ComplianceRow(key=ALL, name="All")
     for counts in _counts(tickets, None).values():
         total = ComplianceRow(key=ALL, name="All", **counts)
-    _fill(rows, total, tickets, grouping.column, now=now)
+    _fill(rows, total, tickets, grouping.column, now=now, start=start, end=end)
     ordered = sorted(
         rows.values(),
         key=lambda row: (
@@ -361,9 +376,12 @@ def _fill(
     column: str,
     *,
     now: datetime,
+    start: datetime,
+    end: datetime,
 ) -> None:
-    """The time paused, per row and for the total; and the percentiles of both metrics
-    where the database has no percentile_cont (_counts found them where it has)."""
+    """The time paused, per row and for the total; the percentiles of both metrics where
+    the database has no percentile_cont (_counts found them where it has); and the
+    business-time durations."""
     if not _native_percentiles(tickets):
         _window_percentiles(rows, total, tickets, column)
     paused = ExpressionWrapper(
@@ -375,6 +393,26 @@ def _fill(
             rows[key].paused_seconds = round(seconds.total_seconds(), 1)
     overall = pauses.aggregate(s=Sum(paused))["s"]
     total.paused_seconds = round(overall.total_seconds(), 1) if overall is not None else 0.0
+    if _native_percentiles(tickets):
+        summaries, overall_summary = business_summaries_in_database(
+            tickets, column, now=now, start=start, end=end
+        )
+    else:
+        groups, overall_times = business_times(tickets, column, now=now)
+        summaries = {key: summarize(times) for key, times in groups.items()}
+        overall_summary = summarize(overall_times)
+    for key, summary in summaries.items():
+        if key in rows:
+            _set_business(rows[key], summary)
+    _set_business(total, overall_summary)
+
+
+def _set_business(row: ComplianceRow, summary: BusinessSummary) -> None:
+    row.first_response_business_median_seconds = summary.first_response_median_seconds
+    row.first_response_business_p90_seconds = summary.first_response_p90_seconds
+    row.resolution_business_median_seconds = summary.resolution_median_seconds
+    row.resolution_business_p90_seconds = summary.resolution_p90_seconds
+    row.paused_business_seconds = summary.paused_seconds
 
 
 def _window_percentiles(
@@ -508,6 +546,11 @@ ROW_FIELDS = (
     "resolution_median_seconds",
     "resolution_p90_seconds",
     "paused_seconds",
+    "first_response_business_median_seconds",
+    "first_response_business_p90_seconds",
+    "resolution_business_median_seconds",
+    "resolution_business_p90_seconds",
+    "paused_business_seconds",
 )
 
 

@@ -216,7 +216,8 @@ class SlaExplanationSerializer(serializers.Serializer[Any]):
 
 class ComplianceRowSerializer(serializers.Serializer[Any]):
     """One row of the compliance report (tickets.reports.ComplianceRow); durations in
-    seconds of wall time, from the ticket's creation."""
+    seconds from the ticket's creation, in wall time and in business time (on the ticket's
+    policy calendar; the wall clock for a ticket without a policy)."""
 
     key = serializers.CharField(
         help_text="The priority, or the policy's, team's or assignee's id; '' for tickets "
@@ -238,6 +239,26 @@ class ComplianceRowSerializer(serializers.Serializer[Any]):
     resolution_median_seconds = serializers.FloatField(allow_null=True)
     resolution_p90_seconds = serializers.FloatField(allow_null=True)
     paused_seconds = serializers.FloatField(help_text="Wall time spent pending, up to now.")
+    first_response_business_median_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Median business time to first response: the policy calendar's open time "
+        "from creation to the first response.",
+    )
+    first_response_business_p90_seconds = serializers.FloatField(
+        allow_null=True, help_text="90th percentile of the same."
+    )
+    resolution_business_median_seconds = serializers.FloatField(
+        allow_null=True,
+        help_text="Median business time to resolution: the policy calendar's open time from "
+        "creation to resolution, less the open time paused (what the resolution clock "
+        "counts against the target).",
+    )
+    resolution_business_p90_seconds = serializers.FloatField(
+        allow_null=True, help_text="90th percentile of the same."
+    )
+    paused_business_seconds = serializers.FloatField(
+        help_text="Business time spent pending (the policy calendar's open time), up to now."
+    )
 
 
 class CompliancePointSerializer(serializers.Serializer[Any]):

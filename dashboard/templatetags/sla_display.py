@@ -26,6 +26,12 @@ def duration(seconds: int | None) -> str:
 
 
 @register.filter
+def duration_or_dash(seconds: float | None) -> str:
+    """A report's duration, or an en dash where there is none to measure."""
+    return "\u2013" if seconds is None else duration(int(seconds))
+
+
+@register.filter
 def state_label(state: str) -> str:
     """A metric's state in words: the pages never tell a state by its colour alone."""
     return _STATE_LABELS.get(state, state)

@@ -2,7 +2,7 @@
 critical violation, colour contrast (WCAG AA) among its rules, with tickets in each state
 on the board so that every badge colour is checked."""
 
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
@@ -77,3 +77,48 @@ def test_the_board_works_from_the_keyboard(watched, alice, make_ticket):
 
     expect(page.locator("h1")).to_have_text("Keyboard only")
     assert page.url.endswith(f"/tickets/{ticket.pk}/")
+
+
+def test_the_policies_and_calendars_pages_pass_axe_and_work_from_the_keyboard(watched, alice):
+    office = berlin_office()
+    policy_services.update_calendar(
+        calendar=office, holidays=[(date(2026, 12, 24), "<script>alert(1)</script>")]
+    )
+    policy = policy_services.create_policy(
+        name="Urgent <img src=x onerror=alert(1)>",
+        calendar=office,
+        priority=Priority.URGENT,
+        resolution_target=4 * HOUR,
+        first_response_target=HOUR,
+        warning_percentages=[75],
+    )
+    page = watched.page
+    page.goto("/sign-in/")
+    page.keyboard.type(alice.username)
+    page.keyboard.press("Tab")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", name="At risk")).to_be_visible()
+
+    # From the header's Policies link to the policy, then to its calendar: keys only.
+    for name, heading in [
+        ("Policies", "SLA policies"),
+        (policy.name, policy.name),
+        ("Berlin office", "Berlin office"),
+    ]:
+        for _ in range(30):
+            page.keyboard.press("Tab")
+            if page.evaluate("document.activeElement.textContent") == name:
+                break
+        assert page.evaluate("document.activeElement.textContent") == name
+        page.keyboard.press("Enter")
+        expect(page.locator("h1")).to_have_text(heading)
+        assert serious_violations(page) == []
+
+    expect(page.get_by_text("<script>alert(1)</script>")).to_be_visible()
+    page.goto("/policies/")
+    expect(page.get_by_role("link", name=policy.name).first).to_be_visible()
+    page.goto("/calendars/")
+    assert serious_violations(page) == []
+    assert watched.dialogs == []
+    assert watched.errors == []

@@ -249,10 +249,11 @@ def test_the_board_costs_the_same_queries_for_3_tickets_as_for_30(
         )
     for n in range(3):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])
-    # The session, the user, the caller's teams, the tickets' keys (one query per
-    # visibility branch: owned, assigned), the tickets, the policies, and each policy's
-    # calendar (opening hours, holidays): a number of policies and teams, not of tickets.
-    with django_assert_max_num_queries(11) as few:
+    # The session, the user, the user's profile (its time zone), the caller's teams, the
+    # tickets' keys (one query per visibility branch: owned, assigned), the tickets, the
+    # policies, and each policy's calendar (opening hours, holidays): a number of policies
+    # and teams, not of tickets.
+    with django_assert_max_num_queries(12) as few:
         signed_in.get("/board/")
     for n in range(27):
         make_ticket(deadline=None, priority=[Priority.URGENT, Priority.HIGH][n % 2])

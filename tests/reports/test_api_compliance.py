@@ -182,3 +182,10 @@ def test_it_is_in_the_openapi_schema(api):
         "assignee",
     }
     assert set(operation["responses"]) >= {"200", "400", "401"}
+    row = schema["components"]["schemas"]["ComplianceRow"]["properties"]
+    for metric in ("first_response", "resolution"):
+        for kind in ("", "business_"):
+            for statistic in ("median", "p90"):
+                assert row[f"{metric}_{kind}{statistic}_seconds"]["type"] == "number"
+    assert "less the open time paused" in row["resolution_business_median_seconds"]["description"]
+    assert row["paused_business_seconds"]["type"] == "number"

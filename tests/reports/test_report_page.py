@@ -93,7 +93,7 @@ def test_the_page_groups_by_team_under_a_team_column(client, alice, march, at_t0
 
     html = client.get(f"{PAGE}&group_by=team").content.decode()
 
-    assert '<th scope="col">Team</th>' in html
+    assert '<th scope="col" rowspan="2">Team</th>' in html
     assert f'<tr data-key="{march["support"].pk}">\n  <th scope="row">Support</th>' in html
     assert '<tr data-key="">\n  <th scope="row">No team</th>' in html
     assert "Billing" not in html

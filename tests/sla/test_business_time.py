@@ -876,3 +876,29 @@ def test_open_spans_add_up_to_between_and_are_open_inside(case, span):
         assert calendar.is_open(opens)
         assert calendar.between(opens, closes) == closes - opens
     assert spans == sorted(spans)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        # Friday 16:00 CET to Tuesday 10:30 CEST over Berlin's spring-forward weekend:
+        # an hour on Friday, Monday's eight, an hour and a half on Tuesday.
+        (
+            datetime(2026, 3, 27, 15, tzinfo=UTC),
+            datetime(2026, 3, 31, 8, 30, tzinfo=UTC),
+            timedelta(hours=10, minutes=30),
+        ),
+        # Backwards: none.
+        (datetime(2026, 3, 31, tzinfo=UTC), datetime(2026, 3, 30, tzinfo=UTC), timedelta(0)),
+    ],
+)
+def test_open_microseconds_counts_instants_given_as_integers(start, end, expected):
+    calendar = Calendar(
+        time_zone="Europe/Berlin",
+        weekly_hours={day: [(time(9), time(17))] for day in range(5)},
+        holiday_country="DE",
+    )
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    as_us = [(instant - epoch) // timedelta(microseconds=1) for instant in (start, end)]
+
+    assert timedelta(microseconds=calendar.open_microseconds(*as_us)) == expected
