@@ -79,6 +79,15 @@ class BoardRow:
         """POST /api/tickets/<id>/respond/ accepts it: no first response recorded yet."""
         return self.ticket.first_responded_at is None
 
+    @property
+    def can_acknowledge(self) -> bool:
+        """POST /api/tickets/<id>/acknowledge/ would stop an escalation: a breach nobody has
+        acknowledged since its deadline (tickets.services.acknowledge)."""
+        if self.standing.state != SlaState.BREACHED:
+            return False
+        acknowledged = self.ticket.acknowledged_at
+        return acknowledged is None or acknowledged < self.standing.deadline
+
 
 @dataclass(frozen=True)
 class Board:

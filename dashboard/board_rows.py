@@ -33,11 +33,12 @@ _ROW = (
     "  <td>{respond}</td>\n"
     "</tr>\n"
 )
-_RESPOND = (
-    '<form method="post" action="{tickets_url}{pk}/respond/">'
+# A button that POSTs to one of the ticket's actions and comes back to this board.
+_ACTION = (
+    '<form method="post" action="{tickets_url}{pk}/{action}/">'
     '<input type="hidden" name="csrfmiddlewaretoken" value="{csrf_token}">'
     '<input type="hidden" name="next" value="{next}">'
-    '<button type="submit">Respond</button></form>'
+    '<button type="submit">{label}</button></form>'
 )
 
 
@@ -88,17 +89,23 @@ def rows_html(
     for row in rows:
         ticket, standing = row.ticket, row.standing
         deadline_iso, deadline = _deadline(standing.deadline)
-        respond = (
+        actions = [
             format_html(
-                _RESPOND,
+                _ACTION,
                 tickets_url=tickets_url,
                 pk=ticket.pk,
+                action=action,
                 csrf_token=csrf_token,
                 next=refresh_url,
+                label=label,
             )
-            if row.can_respond
-            else ""
-        )
+            for action, label, offered in (
+                ("respond", "Respond", row.can_respond),
+                ("acknowledge", "Acknowledge", row.can_acknowledge),
+            )
+            if offered
+        ]
+        respond = mark_safe("".join(actions))  # noqa: S308 -- each part came out of format_html
         owner = format_html("  <td>{}</td>\n", ticket.owner.get_username()) if show_owner else ""
         html.append(
             format_html(

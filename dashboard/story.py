@@ -28,6 +28,7 @@ EVENT_LABELS = {
     SlaEventKind.RESPONDED: "First response",
     SlaEventKind.RESOLVED: "Resolved",
     SlaEventKind.REOPENED: "Reopened",
+    SlaEventKind.ACKNOWLEDGED: "Breach acknowledged",
 }
 
 # Of entries at one instant: events, then thresholds, then the deadline, then now.

@@ -16,4 +16,5 @@ urlpatterns = [
     # a database error.
     re_path(r"^tickets/(?P<pk>[0-9]{1,18})/$", views.story, name="story"),
     re_path(r"^tickets/(?P<pk>[0-9]{1,18})/respond/$", views.respond, name="respond"),
+    re_path(r"^tickets/(?P<pk>[0-9]{1,18})/acknowledge/$", views.acknowledge, name="acknowledge"),
 ]

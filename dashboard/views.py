@@ -10,7 +10,9 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth.models import User
 from django.contrib.auth.views import LoginView, LogoutView
+from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
     HttpResponse,
@@ -168,6 +170,29 @@ def respond(request: HttpRequest, pk: str) -> HttpResponseRedirect:
         messages.info(request, f"“{ticket.title}”: {exc}")
     else:
         messages.success(request, f"First response recorded for “{ticket.title}”.")
+    return _back(request)
+
+
+@require_POST
+@signed_in
+def acknowledge(request: HttpRequest, pk: str) -> HttpResponseRedirect:
+    """The board's Acknowledge button: tickets.services.acknowledge, as
+    POST /api/tickets/<id>/acknowledge/ (docs/escalation.md)."""
+    ticket = get_object_or_404(Ticket.objects.visible_to(request.user), pk=int(pk))
+    user = request.user
+    if not isinstance(user, User):  # signed_in let nobody else through
+        raise PermissionDenied
+    try:
+        services.acknowledge(ticket=ticket, user=user)
+    except services.NothingToAcknowledge as exc:
+        messages.info(request, f"“{ticket.title}”: {exc}")
+    else:
+        messages.success(request, f"Breach of “{ticket.title}” acknowledged: escalation stops.")
+    return _back(request)
+
+
+def _back(request: HttpRequest) -> HttpResponseRedirect:
+    """To the board page the button was on (its `next`), never to another site."""
     target = request.POST.get("next", "")
     if not url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

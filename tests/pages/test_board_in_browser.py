@@ -139,3 +139,21 @@ def test_respond_from_the_board_then_read_the_story(watched, alice, make_ticket)
     expect(page.locator("table.notifications")).to_contain_text("Created")
     assert timezone.now() > ticket.created_at
     assert_nothing_ran(watched)
+
+
+def test_acknowledge_a_breach_from_the_board_and_see_it_in_the_story(watched, alice, make_ticket):
+    ticket = make_ticket(title="Server down", due_in=timedelta(minutes=-1))
+    run_check()
+    page = watched.page
+    sign_in(watched, alice)
+
+    expect(row(page, ticket).locator(".badge")).to_have_text("Breached")
+    row(page, ticket).get_by_role("button", name="Acknowledge").click()
+    expect(page.get_by_role("status")).to_contain_text("acknowledged: escalation stops")
+    expect(row(page, ticket).get_by_role("button", name="Acknowledge")).to_have_count(0)
+    assert Ticket.objects.get(pk=ticket.pk).acknowledged_by == alice
+
+    row(page, ticket).get_by_role("link", name="Server down").click()
+    expect(page.locator("ol.timeline")).to_contain_text("Breach acknowledged")
+    expect(page.locator("ol.timeline")).to_contain_text("by alice")
+    assert_nothing_ran(watched)

@@ -426,6 +426,56 @@ def test_nobody_responds_to_a_ticket_they_may_not_see(client, bob, make_ticket):
     assert ticket.first_responded_at is None
 
 
+# --- acknowledge ----------------------------------------------------------------------------
+
+
+def _breached(clock, make_ticket, **fields):
+    ticket = make_ticket(due_in=timedelta(minutes=5), **fields)
+    clock.shift(timedelta(minutes=6))
+    run_check()
+    return ticket
+
+
+def test_a_breach_is_acknowledged_from_the_board_once(clock, signed_in, make_ticket, alice):
+    ticket = _breached(clock, make_ticket)
+    board = signed_in.get("/board/").content.decode()
+    assert f'action="/tickets/{ticket.pk}/acknowledge/"' in board
+
+    first = signed_in.post(f"/tickets/{ticket.pk}/acknowledge/", {"next": "/board/?state=breached"})
+    again = signed_in.post(f"/tickets/{ticket.pk}/acknowledge/", follow=True)
+
+    assert first["Location"] == "/board/?state=breached"
+    ticket.refresh_from_db()
+    assert ticket.acknowledged_by == alice
+    assert "acknowledged: escalation stops" in again.content.decode()
+    assert (
+        f'action="/tickets/{ticket.pk}/acknowledge/"'
+        not in signed_in.get("/board/").content.decode()
+    )
+
+
+def test_a_ticket_on_track_offers_no_acknowledge(clock, signed_in, make_ticket):
+    ticket = make_ticket()
+
+    assert f"/tickets/{ticket.pk}/acknowledge/" not in signed_in.get("/board/").content.decode()
+    answer = signed_in.post(f"/tickets/{ticket.pk}/acknowledge/", follow=True)
+    assert "Neither of the ticket" in answer.content.decode()
+
+
+def test_acknowledge_needs_a_post_with_the_csrf_token_and_sight_of_the_ticket(
+    clock, alice, bob, client, make_ticket
+):
+    ticket = _breached(clock, make_ticket)
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(alice)
+    assert browser.get(f"/tickets/{ticket.pk}/acknowledge/").status_code == 405
+    assert browser.post(f"/tickets/{ticket.pk}/acknowledge/").status_code == 403
+    client.force_login(bob)
+    assert client.post(f"/tickets/{ticket.pk}/acknowledge/").status_code == 404
+    ticket.refresh_from_db()
+    assert ticket.acknowledged_at is None
+
+
 # --- the story ------------------------------------------------------------------------------
 
 
