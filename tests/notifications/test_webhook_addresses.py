@@ -6,6 +6,9 @@ for a hostile DNS server, which cannot run here.
 """
 
 import ipaddress
+import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -23,6 +26,48 @@ LOOPBACK_ONLY = [ipaddress.ip_network("127.0.0.1/32")]
 def notification(clock, make_ticket) -> Notification:
     make_ticket()
     return Notification.objects.get()
+
+
+@pytest.fixture
+def connects(monkeypatch) -> list[Any]:
+    """Every TCP connect this process makes, recorded, then made for real.
+
+    socket.socket.connect is where any connection (httpcore's create_connection among
+    them) leaves: nothing recorded here means no SYN was sent, to any address.
+    """
+    made: list[Any] = []
+    real = socket.socket.connect
+
+    def connect(sock: socket.socket, address: Any) -> None:
+        made.append(address)
+        real(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    return made
+
+
+@pytest.fixture
+def listeners() -> Iterator[dict[str, socket.socket]]:
+    """Listening sockets on 127.0.0.1 and [::1]: a connection to either would be queued."""
+    opened = {}
+    for family, host in [(socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")]:
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.bind((host, 0))
+        listener.listen(8)
+        listener.setblocking(False)
+        opened[host] = listener
+    yield opened
+    for listener in opened.values():
+        listener.close()
+
+
+def nobody_connected(listener: socket.socket) -> bool:
+    try:
+        connection, _ = listener.accept()
+    except BlockingIOError:
+        return True
+    connection.close()
+    return False
 
 
 @pytest.mark.parametrize(
@@ -138,3 +183,80 @@ def test_the_address_checked_is_the_address_connected_to(receiver, notification)
     assert lookups == ["receiver.test"]
     assert len(receiver.received) == 1
     assert receiver.received[0].headers["Host"] == f"receiver.test:{receiver.port}"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://localhost:{v4}/hook",  # the system's resolver: /etc/hosts
+        "http://127.0.0.1:{v4}/hook",
+        "http://[::1]:{v6}/hook",
+        "http://[::ffff:127.0.0.1]:{v4}/hook",
+        "http://10.0.0.5/hook",
+        "http://10.255.1.2:8443/hook",
+        "http://169.254.169.254/latest/meta-data/",
+        "http://[fd00::1]/hook",
+        "http://[fe80::1]/hook",
+    ],
+)
+def test_an_ssrf_attempt_at_send_time_sends_no_packet(notification, connects, listeners, url):
+    url = url.format(
+        v4=listeners["127.0.0.1"].getsockname()[1], v6=listeners["::1"].getsockname()[1]
+    )
+    transport = WebhookTransport(endpoint_for=lambda n: Endpoint(url), allowed=[])
+
+    with pytest.raises(TransportError) as refusal:
+        send(transport, notification)
+
+    assert refusal.value.permanent
+    assert "not a public address" in str(refusal.value)
+    assert connects == []  # not a connect, to any address
+    assert all(nobody_connected(listener) for listener in listeners.values())
+
+
+def test_a_name_resolving_to_loopback_is_looked_up_but_never_connected_to(
+    notification, connects, listeners
+):
+    port = listeners["127.0.0.1"].getsockname()[1]
+    lookups = []
+
+    def resolver(host, port):
+        lookups.append((host, port))
+        return [ipaddress.ip_address("127.0.0.1")]
+
+    transport = WebhookTransport(
+        endpoint_for=lambda n: Endpoint(f"http://hooks.internal.example:{port}/hook"),
+        allowed=[],
+        resolver=resolver,
+    )
+
+    with pytest.raises(TransportError) as refusal:
+        send(transport, notification)
+
+    assert refusal.value.permanent
+    assert lookups == [("hooks.internal.example", port)]  # consulted at send time...
+    assert connects == []  # ...and nothing sent
+    assert nobody_connected(listeners["127.0.0.1"])
+
+
+def test_rebinding_connects_to_the_address_checked_at_send_not_to_another_lookup(
+    receiver, notification, connects
+):
+    # Public at save time; at send time one lookup, checked, and the connection made to
+    # exactly that address (loopback, allowed here): a second answer is never asked for.
+    answers = iter([[PUBLIC], [ipaddress.ip_address("127.0.0.1")], [PUBLIC]])
+
+    def rebinding(host, port):
+        return next(answers)
+
+    url = f"http://rebind.example:{receiver.port}/hook"
+    check_url(url, allowed=[], resolver=rebinding)
+    transport = WebhookTransport(
+        endpoint_for=lambda n: Endpoint(url), allowed=LOOPBACK_ONLY, resolver=rebinding
+    )
+
+    send(transport, notification)
+
+    assert connects == [("127.0.0.1", receiver.port)]
+    assert len(receiver.received) == 1
+    assert next(answers) == [PUBLIC]  # the third answer was never consumed
