@@ -14,6 +14,7 @@ at send time (DNS rebinding) is refused before any packet leaves.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import socket
 import ssl
@@ -130,6 +131,17 @@ class RefusedConnect(httpcore.ConnectError):
     """GuardedBackend's refusal, told apart from a connection that failed (no retry helps)."""
 
 
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    """The verifying TLS context every webhook client shares, made once per process.
+
+    Loading certifi's CA bundle takes tens of milliseconds: made per client, and twice
+    (httpx's default and ours), it cost more than the POSTs of a small batch. A context
+    is safe to share between connections and threads; nothing changes it after this.
+    """
+    return ssl.create_default_context(cafile=certifi.where())
+
+
 class GuardedTransport(httpx.HTTPTransport):
     """httpx's transport over GuardedBackend: the pool httpx builds, with our backend."""
 
@@ -140,11 +152,11 @@ class GuardedTransport(httpx.HTTPTransport):
         resolver: Resolver = resolve,
         limits: httpx.Limits = httpx.Limits(max_connections=10, max_keepalive_connections=10),  # noqa: B008
     ) -> None:
-        super().__init__(limits=limits)
+        super().__init__(verify=tls_context(), limits=limits, trust_env=False)
         # httpx 0.28 has no parameter for the network backend: the pool it built is
         # replaced by the same one over ours (httpx is pinned; the tests would notice).
         self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl.create_default_context(cafile=certifi.where()),
+            ssl_context=tls_context(),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
