@@ -61,6 +61,7 @@ def test_a_receiver_verifies_the_signature_of_what_it_gets(receiver, notificatio
     assert got.headers["X-Watchdog-Event-Id"] == str(notification.message_key)
     assert got.headers["X-Watchdog-Timestamp"] == str(int(T0.timestamp()))
     assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["User-Agent"] == "SLA-Watchdog-Webhook/1"
     body = json.loads(got.body)
     assert body["id"] == str(notification.message_key)
     assert body["type"] == "sla.created"
@@ -127,7 +128,14 @@ def test_a_410_is_permanent_and_disables_the_endpoint(receiver, notification):
 
 @pytest.mark.parametrize(
     ("status", "permanent"),
-    [(500, False), (503, False), (429, False), (408, False), (400, True), (404, True)],
+    [
+        (500, False),
+        (503, False),
+        (429, False),
+        (408, False),
+        (400, True),
+        (404, True),
+    ],
 )
 def test_an_error_answer_is_transient_or_permanent(receiver, notification, status, permanent):
     receiver.answers["/hook"] = status
@@ -159,6 +167,16 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_transient_error(receiver, 
 
     assert not refusal.value.permanent
     assert "timed out" in str(refusal.value)
+
+
+def test_a_url_httpx_cannot_parse_is_a_permanent_error_not_a_crash(notification):
+    # The API refuses such a URL at save time; a row written before that check still
+    # fails alone, instead of ending the batch with an exception.
+    with pytest.raises(TransportError) as refusal:
+        send(webhook("http://[::1/hook"), notification)
+
+    assert refusal.value.permanent
+    assert "not a valid URL" in str(refusal.value)
 
 
 def test_a_refused_connection_is_a_transient_error(notification):
