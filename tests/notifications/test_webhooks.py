@@ -9,10 +9,13 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import threading
+from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 
 from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
@@ -112,6 +115,32 @@ def test_a_notification_without_an_endpoint_is_set_aside(notification):
     assert transport.recipient(notification) == SetAside(NO_ENDPOINT)
 
 
+def documented_verifier() -> Callable[..., bool]:
+    """The five-line `verified` of docs/webhooks.md, run as a reader would paste it."""
+    text = (settings.BASE_DIR / "docs" / "webhooks.md").read_text()
+    found = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    assert found is not None
+    namespace: dict[str, object] = {}
+    exec(found.group(1), namespace)  # noqa: S102 -- our own documentation
+    verifier = namespace["verified"]
+    assert callable(verifier)
+    return verifier
+
+
+def test_the_documented_verifier_accepts_what_is_sent_and_refuses_replays(
+    clock, receiver, notification
+):
+    send(webhook(receiver.url()), notification)
+    [got] = receiver.received
+    verifier = documented_verifier()
+
+    assert verifier(SECRET.encode(), got.headers, got.body)
+    assert not verifier(b"another secret", got.headers, got.body)
+    assert not verifier(SECRET.encode(), got.headers, got.body + b" ")
+    clock.shift(301)  # the same request, replayed five minutes later
+    assert not verifier(SECRET.encode(), got.headers, got.body)
+
+
 # --- How the receiver's answers are taken ------------------------------------------------------
 
 
@@ -133,6 +162,7 @@ def test_a_410_is_permanent_and_disables_the_endpoint(receiver, notification):
         (503, False),
         (429, False),
         (408, False),
+        (302, False),  # not followed (past the guard?), tried again later
         (400, True),
         (404, True),
     ],
