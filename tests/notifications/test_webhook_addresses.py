@@ -7,16 +7,21 @@ for a hostile DNS server, which cannot run here.
 
 import ipaddress
 import socket
+import ssl
+import subprocess
+import threading
 from collections.abc import Iterator
+from http.server import ThreadingHTTPServer
 from typing import Any
 
 import pytest
 
 from notifications.models import Notification
+from notifications.transports import addresses
 from notifications.transports.addresses import UnsafeAddress, check_url
 from notifications.transports.base import TransportError
 from notifications.transports.webhook import WebhookTransport
-from tests.webhook_receiver import Endpoint, send
+from tests.webhook_receiver import LOOPBACK, Endpoint, Receiver, _handler, send
 
 PUBLIC = ipaddress.ip_address("93.184.215.14")
 LOOPBACK_ONLY = [ipaddress.ip_network("127.0.0.1/32")]
@@ -260,3 +265,93 @@ def test_rebinding_connects_to_the_address_checked_at_send_not_to_another_lookup
     assert connects == [("127.0.0.1", receiver.port)]
     assert len(receiver.received) == 1
     assert next(answers) == [PUBLIC]  # the third answer was never consumed
+
+
+# --- TLS: the certificate is checked against the URL's name, at the checked address -----------
+
+
+@pytest.fixture
+def tls_receiver(tmp_path) -> Iterator[tuple[Receiver, ssl.SSLContext]]:
+    """An HTTPS receiver on loopback with a certificate for receiver.test (made here by
+    openssl), and a client context that trusts that certificate alone."""
+    key, cert = tmp_path / "key.pem", tmp_path / "cert.pem"
+    subprocess.run(  # noqa: S603
+        [  # noqa: S607
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=receiver.test",
+            "-addext",
+            "subjectAltName=DNS:receiver.test",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    state = Receiver()
+    server = ThreadingHTTPServer((LOOPBACK, 0), _handler(state))
+    server_side = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_side.load_cert_chain(cert, key)
+    server.socket = server_side.wrap_socket(server.socket, server_side=True)
+    server.daemon_threads = True
+    state.port = server.server_address[1]
+    thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    yield state, ssl.create_default_context(cafile=str(cert))
+    server.shutdown()
+    server.server_close()
+
+
+def to_loopback(host, port):
+    return [ipaddress.ip_address(LOOPBACK)]
+
+
+def test_https_reaches_the_checked_address_with_the_certificate_checked_for_the_name(
+    tls_receiver, notification, connects, monkeypatch
+):
+    receiver, trusted = tls_receiver
+    monkeypatch.setattr(addresses, "tls_context", lambda: trusted)
+    transport = WebhookTransport(
+        endpoint_for=lambda n: Endpoint(f"https://receiver.test:{receiver.port}/hook"),
+        allowed=LOOPBACK_ONLY,
+        resolver=to_loopback,
+    )
+
+    send(transport, notification)
+
+    assert connects == [(LOOPBACK, receiver.port)]
+    [got] = receiver.received
+    assert got.headers["Host"] == f"receiver.test:{receiver.port}"
+    assert got.headers["X-Watchdog-Event-Id"] == str(notification.message_key)
+
+
+@pytest.mark.parametrize("trust", ["ours", "public CAs only"])
+def test_https_to_a_name_the_certificate_is_not_for_sends_nothing(
+    tls_receiver, notification, monkeypatch, trust
+):
+    receiver, trusted = tls_receiver
+    if trust == "ours":
+        monkeypatch.setattr(addresses, "tls_context", lambda: trusted)
+        url = f"https://impostor.test:{receiver.port}/hook"  # the certificate is another's
+    else:
+        url = f"https://receiver.test:{receiver.port}/hook"  # no public CA signed it
+    transport = WebhookTransport(
+        endpoint_for=lambda n: Endpoint(url), allowed=LOOPBACK_ONLY, resolver=to_loopback
+    )
+
+    with pytest.raises(TransportError) as refusal:
+        send(transport, notification)
+
+    assert "CERTIFICATE_VERIFY_FAILED" in str(refusal.value)
+    assert receiver.received == []
