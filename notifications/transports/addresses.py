@@ -119,12 +119,58 @@ class GuardedBackend(httpcore.SyncBackend):
         last: httpcore.ConnectError | None = None
         for address in addresses:
             try:
-                return super().connect_tcp(
-                    str(address), port, timeout, local_address, socket_options
+                return CoalescingStream(
+                    super().connect_tcp(str(address), port, timeout, local_address, socket_options)
                 )
             except httpcore.ConnectError as error:
                 last = error
         raise last or httpcore.ConnectError(f"cannot connect to {host}")
+
+
+class CoalescingStream(httpcore.NetworkStream):
+    """A connection that sends a request's pieces together, when the answer is awaited.
+
+    httpcore writes a request's headers and its body with one system call each: two
+    segments, two wake-ups of the receiver, per webhook. Held until the first read (or
+    the TLS handshake), they leave in one. Nothing is read before the request is
+    complete, so nothing waits longer than it did.
+    """
+
+    def __init__(self, stream: httpcore.NetworkStream) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._timeout: float | None = None
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        if buffer:
+            self._pending.append(buffer)
+            self._timeout = timeout
+
+    def _flush(self) -> None:
+        if self._pending:
+            data = b"".join(self._pending)
+            self._pending.clear()
+            self._stream.write(data, self._timeout)
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        self._flush()
+        return self._stream.read(max_bytes, timeout)
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        self._flush()
+        return CoalescingStream(self._stream.start_tls(ssl_context, server_hostname, timeout))
+
+    def close(self) -> None:
+        self._pending.clear()
+        self._stream.close()
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._stream.get_extra_info(info)
 
 
 class RefusedConnect(httpcore.ConnectError):
