@@ -18,9 +18,12 @@ sender in this process, drains them all, batch after batch, as `check_sla` would
 What is reported: the drain's wall time and rate over all rows; the time spent in each
 channel's part of the batches (notifications.delivery._send_channel, timed from here:
 the transport, its sends and the marks of that channel's rows) and the rate that gives
-per channel; the claims' time; CPU seconds of the sender, the HTTP receiver and the SMTP
-sink. Then what the receivers got: requests and distinct event ids per path (a repeat
-would be a duplicate), signatures that failed, emails accepted.
+per channel, and the sender's CPU per delivery in it; the claims' time; CPU seconds of
+the sender, the HTTP receiver and the SMTP sink; and the floor, before and after the
+drain: `--floor` bare http.client POSTs on one kept connection to the same receiver,
+which is what the machine allows one sender at that moment (it is shared: the floor
+moves with the load). Then what the receivers got: requests and distinct event ids per
+path (a repeat would be a duplicate), signatures that failed, emails accepted.
 
 Each tree runs in its own process (`--worker`) on its own fresh database
 (`<pg-database>_<label>`, dropped and created), migrated by that tree's code: the
@@ -81,7 +84,7 @@ def cpu_seconds(pid: int | None) -> float:
 # --- one tree, in its own process ---------------------------------------------------------
 
 
-def worker(tree: Path, database: str, tickets: int) -> dict[str, Any]:
+def worker(tree: Path, database: str, tickets: int, floor: int) -> dict[str, Any]:
     if not database.startswith("sla_bench_") and not database.startswith("h13c"):
         raise SystemExit(f"refusing database {database!r}: not a benchmark's name")
     admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
@@ -115,13 +118,33 @@ def worker(tree: Path, database: str, tickets: int) -> dict[str, Any]:
         from django.core.management import call_command
 
         call_command("migrate", verbosity=0)
-        result = _measure(tickets, smtp, http)
+        result = _measure(tickets, smtp, http, floor)
         result["http"] = http.summary()
         result["emails_received"] = smtp.received
     return result
 
 
-def _measure(count: int, smtp: SmtpSink, http: HttpSink) -> dict[str, Any]:
+def http_floor(http: HttpSink, requests: int) -> float:
+    """Bare http.client POSTs on one kept connection to the same receiver, a prebuilt
+    body each: what this machine allows one sender right now, with nothing else to do."""
+    from http.client import HTTPConnection
+
+    if not requests:
+        return 0.0
+    body = b'{"id":"floor"}' * 20
+    headers = {"Content-Type": "application/json", "X-Watchdog-Event-Id": "floor"}
+    connection = HTTPConnection(http.host, http.port, timeout=10)
+    started = time.perf_counter()
+    for _ in range(requests):
+        connection.request("POST", "/floor", body=body, headers=headers)
+        answer = connection.getresponse()
+        answer.read()
+    elapsed = time.perf_counter() - started
+    connection.close()
+    return requests / elapsed
+
+
+def _measure(count: int, smtp: SmtpSink, http: HttpSink, floor: int) -> dict[str, Any]:
     from django.contrib.auth.models import User
     from django.db import connection
     from django.utils import timezone
@@ -157,6 +180,7 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink) -> dict[str, Any]:
     with connection.cursor() as cursor:
         cursor.execute("VACUUM ANALYZE")
 
+    floor_before = http_floor(http, floor)
     started = time.perf_counter()
     changes = run_transitions(now=now)
     transitions = time.perf_counter() - started
@@ -164,15 +188,17 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink) -> dict[str, Any]:
 
     # Time each channel's share of every batch, and the claims.
     spent: dict[str, float] = defaultdict(float)
+    cpu_spent: dict[str, float] = defaultdict(float)
     sent: dict[str, int] = defaultdict(int)
     real_channel, real_claim = delivery._send_channel, delivery.claim
 
     def timed_channel(claimed: list[Any], **kwargs: Any) -> Any:
         factory = kwargs["transport"]
         name = getattr(factory, "__name__", type(factory).__name__)
-        began = time.perf_counter()
+        began, cpu_began = time.perf_counter(), time.process_time()
         report = real_channel(claimed, **kwargs)
         spent[name] += time.perf_counter() - began
+        cpu_spent[name] += time.process_time() - cpu_began
         sent[name] += report.sent
         return report
 
@@ -204,6 +230,7 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink) -> dict[str, Any]:
         "smtp": cpu_seconds(smtp.pid) - cpu_before["smtp"],
     }
     delivery._send_channel, delivery.claim = real_channel, real_claim
+    floor_after = http_floor(http, floor)
     statuses = Counter(Notification.objects.values_list("status", flat=True))
     return {
         "tickets": count,
@@ -215,8 +242,10 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink) -> dict[str, Any]:
         "failed": report.failed,
         "retrying": report.retrying,
         "channel_s": dict(spent),
+        "channel_cpu_s": dict(cpu_spent),
         "channel_sent": dict(sent),
         "cpu_s": cpu,
+        "http_floor_per_s": [floor_before, floor_after],
         "statuses": dict(statuses),
     }
 
@@ -235,6 +264,8 @@ def run_tree(label: str, tree: Path, args: argparse.Namespace) -> dict[str, Any]
         f"{args.pg_database}_{label}",
         "--tickets",
         str(args.tickets),
+        "--floor",
+        str(args.floor),
     ]
     done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603
     lines = [line for line in done.stdout.splitlines() if line.startswith(RESULT)]
@@ -254,30 +285,39 @@ def run_tree(label: str, tree: Path, args: argparse.Namespace) -> dict[str, Any]
 
 def rates(result: dict[str, Any]) -> dict[str, float]:
     spent, sent = result["channel_s"], result["channel_sent"]
+    cpu = result.get("channel_cpu_s", {})
     hooks = sum(n for name, n in sent.items() if name != "EmailTransport")
     hook_s = sum(s for name, s in spent.items() if name not in {"EmailTransport", "claim"})
+    hook_cpu = sum(s for name, s in cpu.items() if name not in {"EmailTransport", "claim"})
+    emails = sent.get("EmailTransport", 0)
     return {
         "all/s": result["sent"] / result["drain_s"],
         "webhooks/s": hooks / hook_s if hook_s else 0.0,
-        "emails/s": sent.get("EmailTransport", 0) / spent.get("EmailTransport", 1e-9),
+        "emails/s": emails / spent.get("EmailTransport", 1e-9),
+        "webhook cpu ms": 1000 * hook_cpu / hooks if hooks else 0.0,
+        "email cpu ms": 1000 * cpu.get("EmailTransport", 0.0) / emails if emails else 0.0,
     }
 
 
 def report(results: list[dict[str, Any]]) -> str:
     lines = [
         "| tree | drain (s) | all rows/s | webhooks/s (webhook+Slack) | emails/s | claims (s) "
-        "| CPU s: sender / receiver / SMTP sink | received: hook, slack, emails | bad sig |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| sender CPU ms per webhook / email | CPU s: sender / receiver / SMTP sink "
+        "| bare POSTs/s before, after | received: hook, slack, emails | bad sig |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for result in results:
         r = rates(result)
         http = result["http"]
         cpu = result["cpu_s"]
+        floor = result.get("http_floor_per_s", [0.0, 0.0])
         lines.append(
             f"| {result['label']} {result['commit']} | {result['drain_s']:.1f} "
             f"| {r['all/s']:,.0f} | {r['webhooks/s']:,.0f} | {r['emails/s']:,.0f} "
             f"| {result['channel_s'].get('claim', 0):.1f} "
+            f"| {r['webhook cpu ms']:.2f} / {r['email cpu ms']:.2f} "
             f"| {cpu['sender']:.1f} / {cpu['http']:.1f} / {cpu['smtp']:.1f} "
+            f"| {floor[0]:,.0f}, {floor[1]:,.0f} "
             f"| {http['requests'].get('/hook', 0)} ({http['distinct_events'].get('/hook', 0)}), "
             f"{http['requests'].get('/slack', 0)} ({http['distinct_events'].get('/slack', 0)}), "
             f"{result['emails_received']} | {http['bad_signatures']} |"
@@ -291,6 +331,9 @@ def main() -> None:
     parser.add_argument("--pg-database", default="sla_bench_fanout")
     parser.add_argument("--baseline", type=Path, help="another tree to run side by side")
     parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument(
+        "--floor", type=int, default=3000, help="bare POSTs before and after the drain (0: none)"
+    )
     parser.add_argument("--profile", type=Path, help="write the drain's cProfile stats here")
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, default=ROOT, help=argparse.SUPPRESS)
@@ -299,7 +342,7 @@ def main() -> None:
     if args.profile is not None:
         os.environ["FANOUT_PROFILE"] = str(args.profile.resolve())
     if args.worker:
-        result = worker(args.tree.resolve(), args.database, args.tickets)
+        result = worker(args.tree.resolve(), args.database, args.tickets, args.floor)
         print(RESULT + json.dumps(result), flush=True)
         return
     results = []
