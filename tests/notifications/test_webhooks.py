@@ -9,10 +9,13 @@ import hashlib
 import hmac
 import ipaddress
 import json
+import re
 import socket
 import threading
+from collections.abc import Callable
 
 import pytest
+from django.conf import settings
 
 from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Notification
@@ -61,6 +64,7 @@ def test_a_receiver_verifies_the_signature_of_what_it_gets(receiver, notificatio
     assert got.headers["X-Watchdog-Event-Id"] == str(notification.message_key)
     assert got.headers["X-Watchdog-Timestamp"] == str(int(T0.timestamp()))
     assert got.headers["Content-Type"] == "application/json"
+    assert got.headers["User-Agent"] == "SLA-Watchdog-Webhook/1"
     body = json.loads(got.body)
     assert body["id"] == str(notification.message_key)
     assert body["type"] == "sla.created"
@@ -111,6 +115,32 @@ def test_a_notification_without_an_endpoint_is_set_aside(notification):
     assert transport.recipient(notification) == SetAside(NO_ENDPOINT)
 
 
+def documented_verifier() -> Callable[..., bool]:
+    """The five-line `verified` of docs/webhooks.md, run as a reader would paste it."""
+    text = (settings.BASE_DIR / "docs" / "webhooks.md").read_text()
+    found = re.search(r"```python\n(.*?)```", text, re.DOTALL)
+    assert found is not None
+    namespace: dict[str, object] = {}
+    exec(found.group(1), namespace)  # noqa: S102 -- our own documentation
+    verifier = namespace["verified"]
+    assert callable(verifier)
+    return verifier
+
+
+def test_the_documented_verifier_accepts_what_is_sent_and_refuses_replays(
+    clock, receiver, notification
+):
+    send(webhook(receiver.url()), notification)
+    [got] = receiver.received
+    verifier = documented_verifier()
+
+    assert verifier(SECRET.encode(), got.headers, got.body)
+    assert not verifier(b"another secret", got.headers, got.body)
+    assert not verifier(SECRET.encode(), got.headers, got.body + b" ")
+    clock.shift(301)  # the same request, replayed five minutes later
+    assert not verifier(SECRET.encode(), got.headers, got.body)
+
+
 # --- How the receiver's answers are taken ------------------------------------------------------
 
 
@@ -127,7 +157,15 @@ def test_a_410_is_permanent_and_disables_the_endpoint(receiver, notification):
 
 @pytest.mark.parametrize(
     ("status", "permanent"),
-    [(500, False), (503, False), (429, False), (408, False), (400, True), (404, True)],
+    [
+        (500, False),
+        (503, False),
+        (429, False),
+        (408, False),
+        (302, False),  # not followed (past the guard?), tried again later
+        (400, True),
+        (404, True),
+    ],
 )
 def test_an_error_answer_is_transient_or_permanent(receiver, notification, status, permanent):
     receiver.answers["/hook"] = status
@@ -159,6 +197,16 @@ def test_a_receiver_that_does_not_answer_in_time_is_a_transient_error(receiver, 
 
     assert not refusal.value.permanent
     assert "timed out" in str(refusal.value)
+
+
+def test_a_url_httpx_cannot_parse_is_a_permanent_error_not_a_crash(notification):
+    # The API refuses such a URL at save time; a row written before that check still
+    # fails alone, instead of ending the batch with an exception.
+    with pytest.raises(TransportError) as refusal:
+        send(webhook("http://[::1/hook"), notification)
+
+    assert refusal.value.permanent
+    assert "not a valid URL" in str(refusal.value)
 
 
 def test_a_refused_connection_is_a_transient_error(notification):
