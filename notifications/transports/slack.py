@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from notifications.emails import headline
+from notifications.emails import escalation_note, headline
 from notifications.models import Notification
 from notifications.transports.webhook import WebhookTransport
 
@@ -19,7 +19,7 @@ _EMOJI = {"created": ":new:", "warning": ":warning:", "missed": ":rotating_light
 def blocks(notification: Notification) -> dict[str, Any]:
     """The message: a header, the ticket's facts as fields, the event id as context."""
     ticket = notification.ticket
-    title = f"{headline(notification)}: #{ticket.pk} {ticket.title}"
+    title = f"{headline(notification)}{escalation_note(notification)}: #{ticket.pk} {ticket.title}"
     fields = [
         ("Priority", ticket.priority),
         ("Status", ticket.status),

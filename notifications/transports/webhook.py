@@ -34,7 +34,7 @@ import httpx
 from django.conf import settings
 from django.utils import timezone
 
-from notifications.emails import headline
+from notifications.emails import escalation_note, headline
 from notifications.models import Notification
 from notifications.transports.addresses import (
     GuardedTransport,
@@ -83,12 +83,16 @@ def payload(notification: Notification) -> dict[str, Any]:
     return {
         "id": str(notification.message_key),
         "type": f"sla.{notification.kind}",
-        "headline": headline(notification),
+        "headline": headline(notification) + escalation_note(notification),
         "metric": notification.metric,
         "deadline": notification.deadline.isoformat(),
         # A warning's threshold, in business seconds before the deadline; null otherwise.
         "threshold_seconds": notification.threshold or None,
         "created_at": notification.created_at.isoformat() if notification.created_at else None,
+        # 0: the team's copy of the owner's announcement; 1, 2, ...: an escalation level's
+        # (docs/escalation.md), `repeat` counting its re-notifications.
+        "level": notification.level,
+        "repeat": notification.repeat,
         "ticket": {
             "id": ticket.pk,
             "title": ticket.title,

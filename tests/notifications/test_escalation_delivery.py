@@ -96,7 +96,7 @@ def test_the_walkthrough_arrives_once_each_and_the_timeline_tells_it(
     run_check()
     assert [m.kind for m in inbox(smtp, "alice")] == ["warning"]
     [chat] = [r for r in receiver.received if r.path == "/slack"]
-    assert "SLA at risk" in json.loads(chat.body)["text"]
+    assert "SLA at risk (escalation level 1)" in json.loads(chat.body)["text"]
 
     clock.shift(30 * MINUTE)  # the breach
     run_check()
@@ -106,7 +106,9 @@ def test_the_walkthrough_arrives_once_each_and_the_timeline_tells_it(
     assert bob_mail.parsed["X-SLA-Watchdog-Level"] == "2"
     [hook] = [r for r in receiver.received if r.path == "/hook"]
     assert verified(desk["webhook"].secret, hook.headers, hook.body)
-    assert json.loads(hook.body)["type"] == "sla.missed"
+    body = json.loads(hook.body)
+    assert (body["type"], body["level"], body["repeat"]) == ("sla.missed", 2, 0)
+    assert body["headline"] == "SLA missed (escalation level 2)"
 
     clock.shift(10 * MINUTE)  # the first repeat, to bob and the webhook
     run_check()
