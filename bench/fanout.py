@@ -29,6 +29,10 @@ Each tree runs in its own process (`--worker`) on its own fresh database
 (`<pg-database>_<label>`, dropped and created), migrated by that tree's code: the
 benchmark's own code (this file and the sinks) is the same for both, the code measured is
 the tree's. PostgreSQL only.
+
+`--escalation`: the issue's fan-out instead, each breach to 3 people (assignee, lead,
+manager) by email and to the 2 endpoints, through one escalation level of the default
+escalation policy: 5 x tickets deliveries, plus the owner's emails.
 """
 
 from __future__ import annotations
@@ -157,7 +161,32 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink, floor: int) -> dict[str
     from tickets.models import Ticket
 
     owner = User.objects.create_user("owner", email="owner@example.com")
-    team = create_team(name="Support")
+    escalating = os.environ.get("FANOUT_ESCALATION") == "1"
+    people = {}
+    if escalating:
+        # The issue's fan-out: each breach to 3 people and 2 channels by one escalation
+        # level (the default policy's): 60,000 deliveries for 10,000 breaches, besides
+        # the owner's own email.
+        people = {
+            role: User.objects.create_user(role, email=f"{role}@example.com")
+            for role in ("assignee", "lead", "manager")
+        }
+    team = create_team(
+        name="Support",
+        members=[people["assignee"]] if escalating else [],
+        lead=people.get("lead"),
+        escalation_contact=people.get("manager"),
+    )
+    if escalating:
+        from people.models import EscalationLevel, EscalationPolicy
+
+        policy = EscalationPolicy.objects.create(name="Default", is_default=True)
+        EscalationLevel.objects.create(
+            policy=policy,
+            position=1,
+            trigger="breach",
+            roles=["assignee", "team_lead", "escalation_contact", "team_channels"],
+        )
     Endpoint.objects.create(
         kind=EndpointKind.WEBHOOK, url=http.url("/hook"), team=team, secret=SECRET
     )
@@ -168,6 +197,7 @@ def _measure(count: int, smtp: SmtpSink, http: HttpSink, floor: int) -> dict[str
             Ticket(
                 owner=owner,
                 team=team,
+                assignee=people.get("assignee"),
                 title=f"Breached {index}",
                 deadline=now - timedelta(minutes=5, seconds=index),
                 resolution_state=SlaState.AT_RISK,
@@ -335,12 +365,20 @@ def main() -> None:
         "--floor", type=int, default=3000, help="bare POSTs before and after the drain (0: none)"
     )
     parser.add_argument("--profile", type=Path, help="write the drain's cProfile stats here")
+    parser.add_argument(
+        "--escalation",
+        action="store_true",
+        help="the breaches reach 3 people and the 2 endpoints through an escalation level "
+        "(issue 13's 60,000 deliveries for 10,000 tickets); trees with escalation only",
+    )
     parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--tree", type=Path, default=ROOT, help=argparse.SUPPRESS)
     parser.add_argument("--database", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.profile is not None:
         os.environ["FANOUT_PROFILE"] = str(args.profile.resolve())
+    if args.escalation:
+        os.environ["FANOUT_ESCALATION"] = "1"
     if args.worker:
         result = worker(args.tree.resolve(), args.database, args.tickets, args.floor)
         print(RESULT + json.dumps(result), flush=True)
