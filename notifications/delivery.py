@@ -6,11 +6,11 @@ same for every channel: the claim, the batch loop and its time budget, and the o
 each row (sent, retrying, failed, skipped, held).
 
 Guarantee: every notification is delivered at least once. A row is marked sent only
-after the mail server accepted it, and the rows a batch had accepted are marked together
-when the batch ends (one statement, not one per email), so a duplicate is possible only
-for the rows of the batch in flight: if the process dies before that write (the next
-sender retries them after the lease), or, on PostgreSQL, if the database server crashes
-before flushing it (_asynchronous_commits).
+after the server accepted it: by default each as soon as it is accepted, so a duplicate
+is possible only for the one in flight when the process dies (the next sender retries it
+after the lease), or, on PostgreSQL, if the database server crashes before flushing the
+mark (_asynchronous_commits). SLA_DELIVERY_MARK_EVERY > 1 marks that many accepted rows
+in one statement, saving a commit each, and widens the possible repeat to them.
 
 No query here filters by `status` alone where a primary key would do: the partial indexes
 on pending rows (notifications.models) are planned from statistics that describe an idle
