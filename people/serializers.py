@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from people.models import Profile, Team
+from people.models import EscalationLevel, EscalationPolicy, Profile, Team
 from people.validation import validate_quiet_hours
 from policies.models import BusinessCalendar
 from policies.serializers import ClockTimeField
@@ -110,3 +110,34 @@ class MeSerializer(serializers.ModelSerializer[Profile]):
         except DjangoValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
         return attrs
+
+
+class EscalationLevelSerializer(serializers.ModelSerializer[EscalationLevel]):
+    class Meta:
+        model = EscalationLevel
+        fields = [
+            "position",
+            "trigger",
+            "metric",
+            "delay",
+            "business_time",
+            "repeat_every",
+            "repeat_limit",
+            "roles",
+            "user",
+            "endpoint",
+            "breaks_quiet_hours",
+        ]
+        read_only_fields = fields
+
+
+class EscalationPolicySerializer(serializers.ModelSerializer[EscalationPolicy]):
+    """An escalation policy and its levels in order (docs/escalation.md); edited in the
+    admin, read here, so that an SLA policy's `escalation_policy` can be chosen by id."""
+
+    levels = EscalationLevelSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = EscalationPolicy
+        fields = ["id", "name", "is_default", "levels"]
+        read_only_fields = fields

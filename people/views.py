@@ -11,8 +11,8 @@ from rest_framework.serializers import BaseSerializer
 from rest_framework.views import APIView
 
 from people import services
-from people.models import Profile, Team
-from people.serializers import MeSerializer, TeamSerializer
+from people.models import EscalationPolicy, Profile, Team
+from people.serializers import EscalationPolicySerializer, MeSerializer, TeamSerializer
 from watchdog.authentication import request_user
 from watchdog.pagination.numbered import StrictPageNumberPagination
 
@@ -102,3 +102,34 @@ class MeView(generics.RetrieveUpdateAPIView[Profile]):
         serializer.instance = services.update_profile(
             user=request_user(self.request), **serializer.validated_data
         )
+
+
+@extend_schema_view(
+    list=extend_schema(
+        responses={
+            200: EscalationPolicySerializer(many=True),
+            400: OpenApiResponse(description="A `page_size` that is not a number."),
+            404: OpenApiResponse(description="Invalid page."),
+            **_WRITE,
+        }
+    ),
+    retrieve=extend_schema(
+        responses={
+            200: EscalationPolicySerializer,
+            404: OpenApiResponse(description="No such escalation policy."),
+            **_WRITE,
+        }
+    ),
+)
+class EscalationPolicyViewSet(viewsets.ReadOnlyModelViewSet[EscalationPolicy]):
+    """Escalation policies with their levels, for staff (as the SLA policies' API is):
+    read here to pick an SLA policy's `escalation_policy`; edited in the admin."""
+
+    serializer_class = EscalationPolicySerializer
+    permission_classes = [permissions.IsAdminUser]
+    pagination_class = TeamPagination
+    filter_backends = []
+    lookup_value_regex = r"[0-9]{1,18}"
+
+    def get_queryset(self) -> QuerySet[EscalationPolicy]:
+        return EscalationPolicy.objects.prefetch_related("levels").order_by("name", "id")
