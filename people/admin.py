@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from people.models import EscalationLevel, EscalationPolicy, Profile, Team
+from people.models import LEVEL_FIELDS, EscalationLevel, EscalationPolicy, Profile, Team
 
 
 @admin.register(Team)
@@ -27,19 +27,7 @@ class EscalationLevelInline(admin.TabularInline[EscalationLevel, EscalationPolic
     extra = 1
     ordering = ["position"]
     raw_id_fields = ["user", "endpoint"]
-    fields = [
-        "position",
-        "trigger",
-        "metric",
-        "delay",
-        "business_time",
-        "repeat_every",
-        "repeat_limit",
-        "roles",
-        "user",
-        "endpoint",
-        "breaks_quiet_hours",
-    ]
+    fields = list(LEVEL_FIELDS)
 
 
 @admin.register(EscalationPolicy)

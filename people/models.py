@@ -138,6 +138,22 @@ class EscalationPolicy(models.Model):
         return self.name
 
 
+# A level's fields in the order the admin edits them and the API shows them.
+LEVEL_FIELDS = (
+    "position",
+    "trigger",
+    "metric",
+    "delay",
+    "business_time",
+    "repeat_every",
+    "repeat_limit",
+    "roles",
+    "user",
+    "endpoint",
+    "breaks_quiet_hours",
+)
+
+
 class EscalationLevel(models.Model):
     """When a level fires and whom it tells (sla.escalation.Level and Role)."""
 

@@ -5,7 +5,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 from rest_framework.validators import UniqueValidator
 
-from people.models import EscalationLevel, EscalationPolicy, Profile, Team
+from people.models import LEVEL_FIELDS, EscalationLevel, EscalationPolicy, Profile, Team
 from people.validation import validate_quiet_hours
 from policies.models import BusinessCalendar
 from policies.serializers import ClockTimeField
@@ -115,19 +115,7 @@ class MeSerializer(serializers.ModelSerializer[Profile]):
 class EscalationLevelSerializer(serializers.ModelSerializer[EscalationLevel]):
     class Meta:
         model = EscalationLevel
-        fields = [
-            "position",
-            "trigger",
-            "metric",
-            "delay",
-            "business_time",
-            "repeat_every",
-            "repeat_limit",
-            "roles",
-            "user",
-            "endpoint",
-            "breaks_quiet_hours",
-        ]
+        fields = list(LEVEL_FIELDS)
         read_only_fields = fields
 
 
