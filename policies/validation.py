@@ -16,7 +16,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.core.exceptions import ValidationError
-from holidays import country_holidays
+from holidays import country_holidays, list_supported_countries
 
 HoursRow = tuple[int, time, time]
 """Weekday (0 = Monday), opening and closing wall-clock time; closing at 00:00 is midnight."""
@@ -48,6 +48,10 @@ def validate_holiday_region(country: str, subdivision: str) -> None:
             )
         return
     try:
+        # Only a listed code reaches country_holidays(), which looks the name up as an
+        # attribute of the package: "__dict__" would find something that is no country.
+        if country not in list_supported_countries():
+            raise NotImplementedError(country)
         country_holidays(country)
     except NotImplementedError as exc:  # how `holidays` says "unknown country"
         raise ValidationError(

@@ -38,7 +38,7 @@ from types import MappingProxyType
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from holidays import country_holidays
+from holidays import country_holidays, list_supported_countries
 
 OpenInterval = tuple[time, time]
 """Opening and closing wall-clock time; a closing time of time(0) means midnight at the end."""
@@ -400,6 +400,10 @@ def _country_holidays(country: str, subdivision: str | None, year: int) -> froze
 @functools.lru_cache(maxsize=64)
 def _check_holiday_country(country: str, subdivision: str | None) -> None:
     try:
+        # A name that is not a listed code ("__dict__") is an attribute of the package,
+        # not a country, to country_holidays().
+        if country not in list_supported_countries():
+            raise NotImplementedError(country)
         country_holidays(country, subdiv=subdivision)
     except NotImplementedError as exc:  # how `holidays` says "unknown country or subdivision"
         raise ValueError(f"no holidays known for {country!r}/{subdivision!r}: {exc}") from exc

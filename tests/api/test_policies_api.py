@@ -125,6 +125,7 @@ def test_a_24x7_calendar_needs_no_opening_hours(admin_api):
         ({"time_zone": "Mars/Olympus"}, "time_zone", "IANA"),
         ({"time_zone": 42}, "time_zone", "valid string"),
         ({"holiday_country": "XX"}, "holiday_country", "No public holidays"),
+        ({"holiday_country": "__dict__"}, "holiday_country", "No public holidays"),
         ({"holiday_subdivision": "XX"}, "holiday_subdivision", "No public holidays"),
         ({"opening_hours": []}, "opening_hours", "at least one weekday"),
         (

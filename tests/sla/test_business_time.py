@@ -353,6 +353,8 @@ def test_unknown_time_zones_and_holiday_sources_are_rejected():
     with pytest.raises(ValueError, match="no holidays known"):
         Calendar(time_zone="UTC", weekly_hours=hours, holiday_country="XX")
     with pytest.raises(ValueError, match="no holidays known"):
+        Calendar(time_zone="UTC", weekly_hours=hours, holiday_country="__dict__")
+    with pytest.raises(ValueError, match="no holidays known"):
         Calendar(
             time_zone="UTC", weekly_hours=hours, holiday_country="DE", holiday_subdivision="XX"
         )
