@@ -12,11 +12,15 @@ from notifications import delivery, outbox
 from notifications.delivery import DeliveryReport
 from notifications.models import DeliveryStatus, Notification
 from policies.models import SlaPolicy
+from tickets import rollup
 from tickets.engine import run_transitions, stamp_warnings_sent
 from tickets.models import CheckerRun, Ticket
 from tickets.recompute import run_requested
 
 log = logging.getLogger(__name__)
+
+# The longest a check spends rolling up the compliance report's changed days.
+ROLLUP_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -39,7 +43,17 @@ def run_check(*, now: datetime | None = None) -> CheckReport:
     (tickets.tasks.periodic_check) runs the first half and hands the second to workers.
     """
     changes = run_state_changes(now=now)
-    return CheckReport(state_changes=changes, delivery=deliver_due(now=now))
+    report = CheckReport(state_changes=changes, delivery=deliver_due(now=now))
+    refresh_reports(now=now)
+    return report
+
+
+def refresh_reports(*, now: datetime | None = None) -> None:
+    """The compliance report's days changed since the last check, rolled up again
+    (tickets.rollup): after the deliveries, which it must not delay, and for at most
+    ROLLUP_SECONDS; what is left waits for the next check (reports count those days from
+    their tickets meanwhile)."""
+    rollup.refresh(now=now or timezone.now(), budget_seconds=ROLLUP_SECONDS)
 
 
 def check_ticket(*, ticket_id: int, now: datetime | None = None) -> None:

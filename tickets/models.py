@@ -454,3 +454,61 @@ class CheckerRun(models.Model):
 
     def __str__(self) -> str:
         return f"SLA check finished at {self.finished_at.isoformat()}"
+
+
+class ReportCell(models.Model):
+    """The compliance report's numbers for the tickets created on one day (UTC) that share
+    one value of one grouping (or all of that day's tickets: dimension "all"). A day with
+    tickets has its cells or a ReportStale mark, never neither (tickets.rollup).
+
+    Counts and paused time (ended pauses only; a running one grows with the clock and is
+    added when the report is read) as the report shows them, and each duration's
+    histogram (sla.histograms) for its percentiles: {metric: {bucket: count}}."""
+
+    # "day", or "month": the sum of a month's day cells (day: the month's first), which a
+    # long report reads instead of them; rebuilt with every change to one of its days.
+    span = models.CharField(max_length=5, default="day")
+    day = models.DateField()
+    # "priority", "policy", "team", "assignee" or "all".
+    dimension = models.CharField(max_length=16)
+    # The priority, or the policy's, team's or assignee's id; "" for none; "all" for all.
+    key = models.CharField(max_length=32, blank=True)
+    tickets = models.PositiveIntegerField(default=0)
+    achieved = models.PositiveIntegerField(default=0)
+    breached = models.PositiveIntegerField(default=0)
+    first_response_breached = models.PositiveIntegerField(default=0)
+    paused_seconds = models.FloatField(default=0.0)
+    paused_business_seconds = models.FloatField(default=0.0)
+    histograms = models.JSONField(default=dict)
+    # A day's "all" cell only: the resolutions met and missed of the tickets created in
+    # each quarter of an hour of the day, {quarter: [achieved, breached]}, from which the
+    # report's chart finds its days and weeks in any time zone.
+    decided = models.JSONField(default=dict)
+
+    class Meta:
+        constraints = [
+            # Also the index a report's read uses: one range of days.
+            models.UniqueConstraint(
+                fields=["span", "dimension", "day", "key"], name="reportcell_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day.isoformat()} {self.dimension}={self.key or '-'}: {self.tickets}"
+
+
+class ReportStale(models.Model):
+    """A day (UTC) whose ReportCells no longer tell its tickets as they are; no day: every
+    day (a calendar or a policy's calendar changed, which moves business time).
+
+    Written by the database itself, by triggers on the ticket, pause, policy and calendar
+    tables (migration 0017), so a change made by any code or by hand marks its day;
+    tickets.rollup counts the marked days again and deletes the marks it has seen."""
+
+    day = models.DateField(null=True, blank=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["day"], name="reportstale_day_idx")]
+
+    def __str__(self) -> str:
+        return f"report roll-up stale: {self.day.isoformat() if self.day else 'every day'}"

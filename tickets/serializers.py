@@ -277,3 +277,9 @@ class ComplianceReportSerializer(serializers.Serializer[Any]):
     rows = ComplianceRowSerializer(many=True)
     total = ComplianceRowSerializer()
     over_time = CompliancePointSerializer(many=True)
+    percentiles = serializers.ChoiceField(
+        choices=["exact", "estimated"],
+        help_text="How the medians and 90th percentiles were found: exact, or estimated "
+        "within 1% (or 1 second) from the daily roll-up, for periods over 31 days read by "
+        "staff (docs/reports.md). Counts and paused time are always exact.",
+    )

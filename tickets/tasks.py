@@ -28,7 +28,7 @@ from django.utils import timezone
 from kombu import Connection
 
 from notifications import outbox
-from tickets.checker import deliver_due, run_state_changes
+from tickets.checker import deliver_due, refresh_reports, run_state_changes
 from watchdog.celery import app, broker_connection
 
 # Kept from when these tasks lived in notifications/tasks.py: log filters and alerts
@@ -60,6 +60,7 @@ def periodic_check() -> int:
     """
     changes = run_state_changes()
     dispatch_deliveries()
+    refresh_reports()
     return changes
 
 
