@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -303,11 +303,8 @@ def compliance(
     else:
         rows, total, found = rolled_up
         decided = _decided(found.counted, bucket=bucket, zone=zone)
-        for instant, (achieved, breached) in found.decided.items():
-            starts_on = _bucket_of(instant.astimezone(zone).date(), bucket)
-            pair = decided.setdefault(starts_on, [0, 0])
-            pair[0] += achieved
-            pair[1] += breached
+        for day, quarters in found.decided.items():
+            _add_quarters(decided, day, quarters, bucket=bucket, zone=zone)
     for key, name in grouping.labels(rows).items():
         rows[key].name = name
     ordered = sorted(
@@ -568,6 +565,34 @@ def _decided(tickets: QuerySet[Ticket], *, bucket: str, zone: ZoneInfo) -> dict[
             starts_on = starts_on.astimezone(zone).date()
         decided[starts_on] = [row["achieved"], row["breached"]]
     return decided
+
+
+def _add_quarters(
+    decided: dict[date, list[int]],
+    day: date,
+    quarters: dict[str, list[int]],
+    *,
+    bucket: str,
+    zone: ZoneInfo,
+) -> None:
+    """Add a UTC day's outcomes per quarter of an hour (tickets.rollup) to the days or
+    weeks of `zone` they fall in: a UTC day spans two dates of any other zone, split at
+    that zone's midnight, which falls on a quarter of an hour in every zone in use."""
+    midnight = datetime.combine(day, time(), tzinfo=UTC)
+    first = midnight.astimezone(zone).date()
+    following = datetime.combine(first + timedelta(days=1), time(), tzinfo=zone)
+    split = math.ceil((following.astimezone(UTC) - midnight) / rollup.QUARTER)
+    split = min(max(split, 0), rollup.QUARTERS)
+    for local_day, part in (
+        (first, slice(0, split)),
+        (first + timedelta(days=1), slice(split, None)),
+    ):
+        achieved = sum(quarters.get(SlaState.ACHIEVED, ())[part])
+        breached = sum(quarters.get(SlaState.BREACHED, ())[part])
+        if achieved or breached:
+            pair = decided.setdefault(_bucket_of(local_day, bucket), [0, 0])
+            pair[0] += achieved
+            pair[1] += breached
 
 
 def _bucket_of(day: date, bucket: str) -> date:

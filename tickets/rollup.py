@@ -53,6 +53,7 @@ DAY = timedelta(days=1)
 _DAY_US = 86_400_000_000
 _QUARTER_US = 15 * 60 * 1_000_000
 QUARTER = timedelta(minutes=15)
+QUARTERS = 96
 _EPOCH_DAY = date(1970, 1, 1)
 
 
@@ -72,7 +73,8 @@ class Tally:
     paused_seconds: float = 0.0
     paused_business_seconds: float = 0.0
     histograms: dict[str, dict[str, int]] = field(default_factory=_empty_histograms)
-    # A day's ALL tally only: per quarter of an hour of the day, [achieved, breached].
+    # A day's ALL tally only: the resolutions met ("achieved") and missed ("breached") of
+    # the tickets created in each quarter of an hour of the day (QUARTERS counts).
     decided: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, other: Tally) -> None:
@@ -202,9 +204,8 @@ def tally(
                 counts = found.histograms[metric]
                 counts[bucket] = counts.get(bucket, 0) + 1
         if by_day and state in (achieved, breached):
-            quarter = str(created % _DAY_US // _QUARTER_US)
-            pair = result[targets[0]].decided.setdefault(quarter, [0, 0])
-            pair[state == breached] += 1
+            outcomes = result[targets[0]].decided.setdefault(state, [0] * QUARTERS)
+            outcomes[created % _DAY_US // _QUARTER_US] += 1
     return result
 
 
@@ -400,7 +401,7 @@ class Read:
 
     rows: dict[str, Tally]
     total: Tally
-    decided: dict[datetime, list[int]]
+    decided: dict[date, dict[str, list[int]]]
     counted: QuerySet[Ticket]
 
 
@@ -459,12 +460,8 @@ def read(
                     total.add(found)
                 else:
                     rows.setdefault(cell["key"], Tally()).add(found)
-        decided: dict[datetime, list[int]] = {}
         charted = ReportCell.objects.filter(_days(ready), span=SPAN_DAY, dimension=ALL)
-        for day, quarters in charted.values_list("day", "decided").iterator(CHUNK):
-            midnight = _instant(day)
-            for quarter, pair in quarters.items():
-                decided[midnight + int(quarter) * QUARTER] = pair
+        decided = dict(charted.values_list("day", "decided").iterator(CHUNK))
         in_cells = created_on(ready)
         counted = tickets.filter(created_at__gte=start, created_at__lt=end).exclude(in_cells)
         extra = tally(counted, dimensions=[dimension], by_day=False, now=now)
