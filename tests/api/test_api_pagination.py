@@ -218,7 +218,7 @@ def test_the_count_reads_at_most_one_row_past_the_limit(api, many, settings):
 def test_filtering_by_the_tickets_own_columns_asks_for_no_distinct_rows(api, alice, many, staff):
     """`status`, `priority` and `sla_state` are columns of the ticket: a ticket matches once.
     A DISTINCT over every column made PostgreSQL sort all the matches of a staff list
-    (bench/README.md, "The board beside the list API")."""
+    (bench/README.md, "The board at 1,000,000 tickets beside the list API")."""
     params: dict[str, str | list[str]] = {
         "status": ["open", "pending"],
         "priority": "urgent",
