@@ -28,6 +28,7 @@ it), and the load average before each child.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -229,9 +230,9 @@ def measure(requests: int) -> dict[str, dict[str, float]]:
 def run(args: list[str], code_root: str, env: dict[str, str]) -> str:
     env = dict(env)
     env["PYTHONPATH"] = os.pathsep.join([code_root, str(ROOT)])
-    env["STATIC_ROOT"] = str(
-        Path(tempfile.gettempdir()) / f"board-bench-static-{abs(hash(code_root))}"
-    )
+    # One directory per tree, the same in every run (str's hash() changes per process).
+    tree = hashlib.sha256(code_root.encode()).hexdigest()[:16]
+    env["STATIC_ROOT"] = str(Path(tempfile.gettempdir()) / f"board-bench-static-{tree}")
     found = subprocess.run(  # noqa: S603 -- this script, by its own path
         [sys.executable, __file__, *args],
         env=env,
