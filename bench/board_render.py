@@ -1,22 +1,34 @@
 """The at-risk board's whole request, server side: GET /board/ (first render) and its
-htmx refresh, for a user with 101 open tickets (the board draws 100), through Django's
+htmx refresh, beside the list API (GET /api/tickets/) for the same user, through Django's
 test client, in this tree and optionally another one on the same data in the same run.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/watchdog \\
         .venv/bin/python bench/board_render.py [--pg-database sla_bench_board] \\
-        [--baseline ../main-worktree] [--requests 40]
+        [--tickets 0,1000000] [--reuse] [--baseline ../main-worktree] [--requests 40]
 
-The data (in its own database, never yours): one user owning 101 open tickets, half of
-them urgent on a Monday-Friday office-hours policy with a first-response target, the
-others on a default 24x7 policy; a fifth responded, a tenth pending. Each tree's fresh
-process warms up with 5 requests, then reports the median and p90 of `--requests` (wall
-time of the request in the client, PostgreSQL's share included) and the median CPU time
-of this process per request (steadier when the machine is loaded).
+The board's user owns 101 open tickets (the board draws 100), half of them urgent on a
+Monday-Friday office-hours policy with a first-response target, the others on a default
+24x7 policy; a fifth responded, a tenth pending. `--tickets N` puts them on top of the
+N-ticket table of bench/dataset.py (1,000 other owners; about 13% of it open), loaded
+once into a database of its own (`<pg-database>_<N>`) and kept for `--reuse`; 0 (the
+default) is that user's tickets alone, in `<pg-database>`. A staff user sees every open
+ticket: the staff board is the worst case. Several sizes (`--tickets 0,1000000`) are
+measured in turn in each round.
+
+Each tree's fresh process warms up with 5 requests of each kind, then makes `--requests`
+of each, the kinds alternating request by request, for the board's user and for staff:
+the board (first render and refresh), the list API's first page at its default page size
+(token authentication) and the same filtered and ordered as a board-like client would
+(`?status=open&status=pending&ordering=next_breach_at`). It reports the median and p90
+wall time (in the client, PostgreSQL's share included) and the median CPU time of this
+process per request (steadier when the machine is loaded; PostgreSQL's own CPU is not in
+it), and the load average before each child.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import statistics
@@ -25,19 +37,41 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from datetime import datetime
+
+    from django.contrib.auth.models import User
 
 ROOT = Path(__file__).resolve().parent.parent
 NOW = "2026-03-10T12:00:00+00:00"
+BOARD_USER = "board-reader"
+STAFF_USER = "board-staff"
+UNLIMITED = "1000000/m"
+# What each kind requests, and the headers it sends besides its credentials.
+KINDS = {
+    "board first": ("/board/", {}),
+    "board refresh": ("/board/", {"HX-Request": "true"}),
+    "api list": ("/api/tickets/", {}),
+    "api board-like": ("/api/tickets/?status=open&status=pending&ordering=next_breach_at", {}),
+}
 
 
-def configure(pg_database: str) -> None:
+def database_name(pg_database: str, tickets: int) -> str:
+    return f"{pg_database}_{tickets}" if tickets else pg_database
+
+
+def environment(pg_database: str, tickets: int) -> dict[str, str]:
+    """This benchmark's environment for a child working on the `tickets`-size data."""
     from bench import dataset
 
     source = os.environ.get("DATABASE_URL") or "sqlite://"
-    url = dataset.bench_database_url(source, pg_name=pg_database)
+    url = dataset.bench_database_url(source, pg_name=database_name(pg_database, tickets))
     if url.startswith("postgres"):
         dataset.ensure_postgres_database(url)
-    os.environ.update(
+    env = dict(os.environ)
+    env.update(
         {
             "DJANGO_SETTINGS_MODULE": "watchdog.settings",
             "DATABASE_URL": url,
@@ -45,32 +79,63 @@ def configure(pg_database: str) -> None:
             "SECRET_KEY": "bench-" + "x" * 60,
             "ALLOWED_HOSTS": "testserver,localhost",
             "LOG_LEVEL": "WARNING",
+            "RATELIMIT_TICKETS_LIST": UNLIMITED,
+            "CELERY_BROKER_URL": "",
         }
     )
+    # The rate limit's counters in this process's memory, not in a shared Redis.
+    env.pop("REDIS_URL", None)
+    return env
 
 
-def prepare() -> None:
-    from datetime import datetime, timedelta
-    from datetime import time as wall
+def load(tickets: int, *, reuse: bool) -> None:
+    """The data: bench/dataset.py's table of `tickets` (none for 0), the board's user and
+    their 101 tickets on top, a staff user."""
+    from datetime import datetime
 
     import django
-    from django.core.management import call_command
 
     django.setup()
-    call_command("migrate", verbosity=0)
+    from django.conf import settings
     from django.contrib.auth.models import User
+    from django.core.management import call_command
+    from django.db import connection
+
+    from bench import dataset
+    from tickets.models import Ticket
+
+    if tickets:
+        spec = dataset.Spec(
+            tickets=tickets,
+            period=100,
+            now=NOW,
+            warning_minutes=settings.SLA_WARNING_MINUTES,
+        )
+        table = dataset.Dataset(spec, connection.vendor)
+        if not table.prepare(reuse=reuse):
+            started = time.perf_counter()
+            table.grow_to(tickets)
+            print(f"loaded {tickets} tickets in {time.perf_counter() - started:.0f} s")
+    else:
+        call_command("migrate", verbosity=0)
+    User.objects.get_or_create(username=STAFF_USER, defaults={"is_staff": True})
+    user, created = User.objects.get_or_create(username=BOARD_USER)
+    if created or Ticket.objects.filter(owner=user).count() != 101:
+        Ticket.objects.filter(owner=user).delete()
+        board_tickets(user, now=datetime.fromisoformat(NOW))
+        if tickets:
+            table.analyze(vacuum=False)
+
+
+def board_tickets(user: User, *, now: datetime) -> None:
+    from datetime import time as wall
+    from datetime import timedelta
 
     from policies import services as policy_services
     from policies.models import BusinessCalendar
     from sla.enums import Priority, Status
     from tickets import services
-    from tickets.models import Ticket
 
-    user, created = User.objects.get_or_create(username="board-reader")
-    if not created and Ticket.objects.filter(owner=user).count() == 101:
-        return
-    Ticket.objects.all().delete()
-    now = datetime.fromisoformat(NOW)
     if not BusinessCalendar.objects.filter(name="bench office").exists():
         office = policy_services.create_calendar(
             name="bench office",
@@ -105,7 +170,16 @@ def prepare() -> None:
             )
 
 
-def measure(requests: int) -> dict[str, float]:
+def rows_in(kind: str, content: bytes) -> int:
+    if kind.startswith("board"):
+        return content.count(b"data-ticket=")
+    return len(json.loads(content)["results"])
+
+
+def measure(requests: int) -> dict[str, dict[str, float]]:
+    """For each user and kind: rows, p50, p90 and CPU per request (ms)."""
+    from datetime import datetime
+
     import django
 
     django.setup()
@@ -117,37 +191,50 @@ def measure(requests: int) -> dict[str, float]:
     from django.contrib.auth.models import User
     from django.test import Client
 
-    user = User.objects.get(username="board-reader")
-    client = Client()
-    client.force_login(user)
-    client.cookies["tz"] = "Europe/Paris"
-    result: dict[str, float] = {}
+    from accounts.logins import start_token_login
+
+    result: dict[str, dict[str, float]] = {}
     with time_machine.travel(NOW, tick=True):
-        for name, headers in (("first", {}), ("refresh", {"HX-Request": "true"})):
-            samples, cpu = [], []
+        for who in (BOARD_USER, STAFF_USER):
+            user = User.objects.get(username=who)
+            browser = Client()
+            browser.force_login(user)
+            browser.cookies["tz"] = "Europe/Paris"
+            token = start_token_login(user=user, now=datetime.fromisoformat(NOW))
+            api = Client(headers={"Authorization": f"Token {token}"})
+            samples: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            cpu: dict[str, list[float]] = {kind: [] for kind in KINDS}
+            rows: dict[str, int] = {}
             for n in range(5 + requests):
-                began, began_cpu = time.perf_counter(), time.process_time()
-                response = client.get("/board/", secure=True, headers=headers)
-                elapsed = time.perf_counter() - began
-                assert response.status_code == 200, response.status_code
-                if n >= 5:
-                    samples.append(elapsed)
-                    cpu.append(time.process_time() - began_cpu)
-            result[f"{name}_p50_ms"] = statistics.median(samples) * 1000
-            result[f"{name}_cpu_ms"] = statistics.median(cpu) * 1000
-            result[f"{name}_p90_ms"] = statistics.quantiles(samples, n=10)[-1] * 1000
-            result["rows"] = response.content.count(b"data-ticket=")
+                for kind, (path, headers) in KINDS.items():
+                    client = browser if kind.startswith("board") else api
+                    began, began_cpu = time.perf_counter(), time.process_time()
+                    response = client.get(path, secure=True, headers=headers)
+                    elapsed = time.perf_counter() - began
+                    spent = time.process_time() - began_cpu
+                    assert response.status_code == 200, (kind, response.status_code)
+                    if n >= 5:
+                        samples[kind].append(elapsed)
+                        cpu[kind].append(spent)
+                    rows[kind] = rows_in(kind, response.content)
+            for kind in KINDS:
+                result[f"{who}|{kind}"] = {
+                    "rows": rows[kind],
+                    "p50": statistics.median(samples[kind]) * 1000,
+                    "p90": statistics.quantiles(samples[kind], n=10)[-1] * 1000,
+                    "cpu": statistics.median(cpu[kind]) * 1000,
+                }
     return result
 
 
-def child(code_root: str, requests: int) -> dict[str, float]:
-    env = dict(os.environ)
+def run(args: list[str], code_root: str, env: dict[str, str]) -> str:
+    env = dict(env)
     env["PYTHONPATH"] = os.pathsep.join([code_root, str(ROOT)])
-    env["STATIC_ROOT"] = str(
-        Path(tempfile.gettempdir()) / f"board-bench-static-{abs(hash(code_root))}"
-    )
+    # One directory per tree, the same in every run (str's hash() changes per process).
+    tree = hashlib.sha256(code_root.encode()).hexdigest()[:16]
+    env["STATIC_ROOT"] = str(Path(tempfile.gettempdir()) / f"board-bench-static-{tree}")
     found = subprocess.run(  # noqa: S603 -- this script, by its own path
-        [sys.executable, __file__, "--child", str(requests)],
+        [sys.executable, __file__, *args],
         env=env,
         cwd=code_root,
         check=False,
@@ -156,40 +243,58 @@ def child(code_root: str, requests: int) -> dict[str, float]:
     )
     if found.returncode:
         raise SystemExit(f"the child failed:\n{found.stderr[-3000:]}")
-    return dict(json.loads(found.stdout.strip().splitlines()[-1]))
+    return found.stdout
+
+
+def load_average() -> str:
+    return " ".join(f"{n:.1f}" for n in os.getloadavg())
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--pg-database", default="sla_bench_board")
+    parser.add_argument(
+        "--tickets", default="0", help="table sizes under the board's user, comma-separated"
+    )
+    parser.add_argument("--reuse", action="store_true", help="keep a table loaded before")
     parser.add_argument("--baseline", help="another checkout to measure on the same data")
     parser.add_argument("--requests", type=int, default=40)
     parser.add_argument("--rounds", type=int, default=2, help="alternate the trees this often")
-    parser.add_argument("--child", type=int)
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--load", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child)))
         return
+    if args.load is not None:
+        load(args.load, reuse=args.reuse)
+        return
     sys.path.insert(0, str(ROOT))
-    configure(args.pg_database)
-    prepare()
+    sizes = [int(size) for size in args.tickets.split(",")]
+    envs = {size: environment(args.pg_database, size) for size in sizes}
+    for size, env in envs.items():
+        print(run(["--load", str(size), *(["--reuse"] if args.reuse else [])], str(ROOT), env))
     trees = {"this": str(ROOT)}
     if args.baseline:
         trees["baseline"] = str(Path(args.baseline).resolve())
     print(
-        f"{'code':<9} {'rows':>4} {'first p50':>10} {'p90':>7} {'cpu':>7} "
-        f"{'refresh p50':>12} {'p90':>7} {'cpu':>7}"
+        f"{'code':<9} {'tickets':>8} {'user':<13} {'kind':<15} {'rows':>4} "
+        f"{'p50':>8} {'p90':>8} {'cpu':>8}  load average"
     )
     for _ in range(args.rounds):
-        for name, tree in trees.items():
-            found = child(tree, args.requests)
-            print(
-                f"{name:<9} {found['rows']:>4.0f} {found['first_p50_ms']:>8.1f}ms "
-                f"{found['first_p90_ms']:>5.1f}ms {found['first_cpu_ms']:>5.1f}ms "
-                f"{found['refresh_p50_ms']:>10.1f}ms {found['refresh_p90_ms']:>5.1f}ms "
-                f"{found['refresh_cpu_ms']:>5.1f}ms",
-                flush=True,
-            )
+        for size in sizes:
+            for name, tree in trees.items():
+                before = load_average()
+                out = run(["--child", str(args.requests)], tree, envs[size])
+                found = json.loads(out.strip().splitlines()[-1])
+                for key, numbers in found.items():
+                    who, kind = key.split("|")
+                    print(
+                        f"{name:<9} {size:>8} {who:<13} {kind:<15} {numbers['rows']:>4.0f} "
+                        f"{numbers['p50']:>6.1f}ms {numbers['p90']:>6.1f}ms "
+                        f"{numbers['cpu']:>6.1f}ms  {before}",
+                        flush=True,
+                    )
 
 
 if __name__ == "__main__":

@@ -236,10 +236,12 @@ class StableOrderingFilter(django_filters.OrderingFilter):
 
 
 class TicketFilter(django_filters.FilterSet):
-    status = django_filters.MultipleChoiceFilter(choices=choices(Status))
-    priority = django_filters.MultipleChoiceFilter(choices=choices(Priority))
+    # Columns of the ticket itself: a ticket matches once, and django-filter's default
+    # DISTINCT (for filters across a join) only made PostgreSQL sort every match.
+    status = django_filters.MultipleChoiceFilter(choices=choices(Status), distinct=False)
+    priority = django_filters.MultipleChoiceFilter(choices=choices(Priority), distinct=False)
     sla_state = django_filters.MultipleChoiceFilter(
-        field_name="resolution_state", choices=choices(SlaState)
+        field_name="resolution_state", choices=choices(SlaState), distinct=False
     )
     deadline_after = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="gte")
     deadline_before = AwareIsoDateTimeFilter(field_name="deadline", lookup_expr="lt")

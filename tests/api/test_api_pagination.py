@@ -215,6 +215,31 @@ def test_the_count_reads_at_most_one_row_past_the_limit(api, many, settings):
         assert [n["Actual Rows"] for n in scans] == [101]
 
 
+def test_filtering_by_the_tickets_own_columns_asks_for_no_distinct_rows(api, alice, many, staff):
+    """`status`, `priority` and `sla_state` are columns of the ticket: a ticket matches once.
+    A DISTINCT over every column made PostgreSQL sort all the matches of a staff list
+    (bench/README.md, "The board at 1,000,000 tickets beside the list API")."""
+    params: dict[str, str | list[str]] = {
+        "status": ["open", "pending"],
+        "priority": "urgent",
+        "sla_state": "on_track",
+        "page_size": "10",
+    }
+    for user in (alice, staff):
+        with CaptureQueriesContext(connection) as queries:
+            response = client_for(user).get(LIST, params)
+
+        ticket_sql = [q["sql"] for q in queries if "tickets_ticket" in q["sql"]]
+        assert ticket_sql
+        assert not [sql for sql in ticket_sql if "DISTINCT" in sql.upper()]
+        matching = Ticket.objects.filter(
+            status__in=["open", "pending"], priority="urgent", resolution_state="on_track"
+        ).order_by("deadline", "id")
+        assert matching.count() > 10
+        assert ids(response) == list(matching.values_list("id", flat=True)[:10])
+        assert counted(response) == (matching.count(), True)
+
+
 # --- Page numbers, as before ----------------------------------------------------------------
 
 
