@@ -295,6 +295,25 @@ def release_quiet(*, now: datetime) -> int:
     ).update(status=DeliveryStatus.PENDING)
 
 
+def hold_again(*, user_id: int, until: datetime | None, now: datetime) -> int:
+    """The notifications held for `user_id`'s quiet hours now wait `until` (their quiet
+    hours as just changed end), or are queued at once (None: not quiet now)."""
+    held = Notification.objects.filter(
+        recipient_user_id=user_id, status=DeliveryStatus.HELD, held_until__isnull=False
+    )
+    if until is None:
+        return held.update(status=DeliveryStatus.PENDING, held_until=now, next_attempt_at=now)
+    return held.update(held_until=until, next_attempt_at=until)
+
+
+def cancel_held_for(*, user_id: int) -> int:
+    """Cancel the notifications held for `user_id`'s quiet hours: they turned escalation
+    emails off."""
+    return Notification.objects.filter(
+        recipient_user_id=user_id, status=DeliveryStatus.HELD, held_until__isnull=False
+    ).update(status=DeliveryStatus.CANCELLED, next_attempt_at=None)
+
+
 def cancel_escalations(*, ticket_id: int, metrics: Mapping[str, datetime]) -> int:
     """Cancel the undelivered escalation notifications of these metrics' deadlines: an
     acknowledged breach stops its repeats and any later level."""

@@ -10,14 +10,17 @@ it, it may import `policies`, and neither `accounts` nor `notifications` imports
 from __future__ import annotations
 
 from datetime import timedelta
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import models
 
 from people.validation import validate_level, validate_quiet_hours, validate_roles
 from policies.validation import validate_time_zone
+from sla.business_time import Calendar
 from sla.enums import Metric, choices
 from sla.escalation import Trigger
+from sla.quiet_hours import QuietHours
 
 
 class TeamQuerySet(models.QuerySet["Team"]):
@@ -103,6 +106,20 @@ class Profile(models.Model):
 
     def clean(self) -> None:
         validate_quiet_hours(self.quiet_hours_start, self.quiet_hours_end)
+
+    def quiet_hours(self, calendar: Calendar | None = None) -> QuietHours | None:
+        """When this user is quiet (None: never); `calendar`: the quiet calendar's
+        domain calendar if the caller has it already."""
+        if calendar is None and self.quiet_calendar is not None:
+            calendar = self.quiet_calendar.to_domain()
+        if calendar is None and self.quiet_hours_start is None:
+            return None
+        return QuietHours(
+            zone=ZoneInfo(self.time_zone),
+            start=self.quiet_hours_start,
+            end=self.quiet_hours_end,
+            calendar=calendar,
+        )
 
 
 class EscalationPolicyQuerySet(models.QuerySet["EscalationPolicy"]):

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.models import User
 from django.db import transaction
+from django.utils import timezone
 
+from notifications import outbox
 from people.models import Profile, Team
 from people.validation import validate_quiet_hours
 
@@ -56,11 +59,16 @@ def profile_of(user: User) -> Profile:
     return profile
 
 
-def update_profile(*, user: User, **changes: Any) -> Profile:
-    """Change a user's profile; quiet hours are checked as they will be, both ends together."""
+def update_profile(*, user: User, now: datetime | None = None, **changes: Any) -> Profile:
+    """Change a user's profile; quiet hours are checked as they will be, both ends together.
+
+    The escalation emails held for the user's quiet hours follow the new ones: they wait
+    until those end (at once if `now` is not quiet any more), and are cancelled if the
+    user turned escalation emails off."""
     unknown = set(changes) - PROFILE_FIELDS
     if unknown:
         raise TypeError(f"not profile fields: {', '.join(sorted(unknown))}")
+    now = now or timezone.now()
     with transaction.atomic():
         profile_of(user)
         profile = Profile.objects.select_for_update().get(user=user)
@@ -68,4 +76,9 @@ def update_profile(*, user: User, **changes: Any) -> Profile:
             setattr(profile, field, value)
         validate_quiet_hours(profile.quiet_hours_start, profile.quiet_hours_end)
         profile.save()
+        if not profile.email_enabled:
+            outbox.cancel_held_for(user_id=user.pk)
+        else:
+            hours = profile.quiet_hours()
+            outbox.hold_again(user_id=user.pk, until=hours.until(now) if hours else None, now=now)
     return profile

@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from notifications import outbox
 from notifications.models import DeliveryStatus, Endpoint, Notification
@@ -248,12 +247,5 @@ def _quiet_hours(user_ids: set[int]) -> dict[int, QuietHours | None]:
         if profile.quiet_calendar is not None:
             known: BusinessCalendar = profile.quiet_calendar
             calendar = calendars.get(known.pk) or calendars.setdefault(known.pk, known.to_domain())
-        if calendar is None and profile.quiet_hours_start is None:
-            continue
-        found[profile.user_id] = QuietHours(
-            zone=ZoneInfo(profile.time_zone),
-            start=profile.quiet_hours_start,
-            end=profile.quiet_hours_end,
-            calendar=calendar,
-        )
+        found[profile.user_id] = profile.quiet_hours(calendar)
     return found

@@ -241,6 +241,61 @@ def test_quiet_hours_hold_the_assignee_s_email_until_seven_her_time(clock, polic
     ]
 
 
+def held_warning_for_alice(clock, policy, people):
+    """alice quiet 22:00-07:00 Berlin; her level-1 warning held at 23:00 UTC until 06:00."""
+    quiet_alice(people)
+    SlaPolicy.objects.filter(pk=policy.pk).update(warning_lead_times=[10 * 3600])
+    clock.move_to(datetime(2026, 3, 10, 21, 0, tzinfo=UTC))
+    late = services.create_ticket(
+        owner=people["bob"],
+        title="Late",
+        priority=Priority.URGENT,
+        team=people["team"],
+        assignee=people["alice"],
+        deadline=datetime(2026, 3, 11, 9, 0, tzinfo=UTC),
+    )
+    clock.move_to(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
+    run_check()
+    [row] = Notification.objects.filter(ticket=late, recipient_user=people["alice"])
+    assert row.held_until == datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
+    return row
+
+
+def test_quiet_hours_changed_move_what_is_held(clock, policy, people):
+    """At 23:30 UTC alice moves her quiet hours to end at 05:00 Berlin (04:00 UTC): the
+    held email waits until then, not 06:00; then she drops quiet hours: it goes now."""
+    row = held_warning_for_alice(clock, policy, people)
+    clock.move_to(datetime(2026, 3, 10, 23, 30, tzinfo=UTC))
+    update_profile(user=people["alice"], quiet_hours_end=time(5))
+
+    row.refresh_from_db()
+    assert (row.status, row.held_until) == (
+        DeliveryStatus.HELD,
+        datetime(2026, 3, 11, 4, 0, tzinfo=UTC),
+    )
+    clock.move_to(datetime(2026, 3, 11, 0, 0, tzinfo=UTC))
+    client_for(people["alice"]).patch(
+        "/api/me/", {"quiet_hours_start": None, "quiet_hours_end": None}, format="json"
+    )
+    run_check()
+
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.SENT
+    assert row.held_until == datetime(2026, 3, 11, 0, 0, tzinfo=UTC)
+    assert len(sent_to("alice")) == 1
+
+
+def test_escalation_emails_turned_off_cancel_what_is_held(clock, policy, people):
+    row = held_warning_for_alice(clock, policy, people)
+    update_profile(user=people["alice"], email_enabled=False)
+    clock.move_to(datetime(2026, 3, 11, 6, 0, tzinfo=UTC))
+    run_check()
+
+    row.refresh_from_db()
+    assert row.status == DeliveryStatus.CANCELLED
+    assert sent_to("alice") == []
+
+
 def test_a_night_of_repeats_arrives_as_one_email_in_the_morning(clock, policy, people):
     """Breached at midnight in Berlin: level 2 and its three repeats fire during alice's
     quiet hours; she gets the first at 07:00, not four."""
