@@ -5,6 +5,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.db import DatabaseError
 from django.db.models import F, Min
 from django.utils import timezone
 
@@ -52,8 +53,12 @@ def refresh_reports(*, now: datetime | None = None) -> None:
     """The compliance report's days changed since the last check, rolled up again
     (tickets.rollup): after the deliveries, which it must not delay, and for at most
     ROLLUP_SECONDS; what is left waits for the next check (reports count those days from
-    their tickets meanwhile)."""
-    rollup.refresh(now=now or timezone.now(), budget_seconds=ROLLUP_SECONDS)
+    their tickets meanwhile). A failure here is logged, never the check's: the marks stay,
+    and the next check tries again."""
+    try:
+        rollup.refresh(now=now or timezone.now(), budget_seconds=ROLLUP_SECONDS)
+    except DatabaseError:
+        log.exception("compliance report roll-up failed; the next check tries again")
 
 
 def check_ticket(*, ticket_id: int, now: datetime | None = None) -> None:

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import connection, connections
+from django.db import DatabaseError, connection, connections
 
 from policies.models import BusinessCalendar, Holiday
 from sla import histograms
@@ -315,3 +315,14 @@ def test_a_change_committed_while_a_day_is_rolled_up_keeps_its_mark(alice, monke
     assert list(ReportStale.objects.values_list("day", flat=True)) == [day]
     cell = ReportCell.objects.get(span="day", day=day, dimension="priority", key=Priority.NORMAL)
     assert cell.tickets == 1  # the refresh's snapshot: the change is still to count
+
+
+def test_a_failed_roll_up_is_logged_and_never_fails_the_check(monkeypatch, caplog):
+    def broken(**kwargs):
+        raise DatabaseError("the database went away")
+
+    monkeypatch.setattr(rollup, "refresh", broken)
+    report = run_check(now=NOW)
+
+    assert report.state_changes == 0
+    assert "roll-up failed" in caplog.text
