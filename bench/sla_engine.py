@@ -730,6 +730,8 @@ def run(args: argparse.Namespace, sink: SmtpSink) -> dict[str, Any]:
     }
     reused = ds.prepare(reuse=args.reuse)
     result["reused_table"] = reused
+    if reused:
+        ds.reset()  # a run stopped halfway leaves the due tickets moved on
     skip = set(args.skip)
     ladder = sorted(
         {s for s in args.memory_sizes if s < args.tickets and "memory" not in skip}
