@@ -911,7 +911,7 @@ def analyse(result: Run, sink: RecordingSink, http_path: Path | None = None) -> 
             message_id = f"<{key}@sla-watchdog>"
             known.add(message_id)
             accepted = by_message.get(message_id)
-            if status != "cancelled":
+            if status != "cancelled" or accepted:  # a cancelled one may have gone anyway
                 emails_per_header[(str(ticket_id), kind)] += 1
         else:
             known_events.add(key)
