@@ -1070,8 +1070,8 @@ def render(document: dict[str, Any]) -> str:
         "",
         f"  emails due (warning + missed per ticket)  {expected:,}"
         + (
-            f" to owners; {expected + 4 * (c['tickets'] // c.get('fanout_every', 1)):,} "
-            "deliveries in all"
+            f" to owners; {sum(ch['rows'] for ch in a['by_channel'].values()):,} "
+            "deliveries queued in all"
             if fanout
             else ""
         ),
@@ -1171,7 +1171,8 @@ def main() -> None:
         type=int,
         default=1,
         metavar="N",
-        help="--fanout: only every Nth ticket in the team (10: the issue's 10,000 of 100,000)",
+        help="--fanout: only every Nth ticket in the team, with an assignee and a lead; the "
+        "levels' endpoints still hear of every ticket (the default policy is everyone's)",
     )
     parser.add_argument("--quick", action="store_true", help="2,000 tickets over 2 minutes")
     parser.add_argument("--render", type=Path, help="print a saved result again")
