@@ -9,30 +9,47 @@ Per path it counts requests and distinct event ids (X-Watchdog-Event-Id: a repea
 duplicate delivery). For the signed path it verifies each signature the way a receiver
 would (hmac over "timestamp.body"), independently of notifications.transports.webhook,
 and counts those that fail.
+
+With `record=<file>` (bench/stack_e2e.py --fanout) it also writes one line per request,
+when its body has been read: the arrival time (epoch seconds), the path and the event id,
+tab-separated, line-buffered so that every arrival is on disk as it happens; and counts
+the requests in `received`, readable while it runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import hmac
 import multiprocessing
 import socket
+import time
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from multiprocessing.queues import Queue
+    from multiprocessing.sharedctypes import Synchronized
     from multiprocessing.synchronize import Event
+    from typing import TextIO
 
 HOST = "127.0.0.1"
 OK = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 
 class _Counts:
-    def __init__(self, signed_path: str, secret: bytes) -> None:
+    def __init__(
+        self,
+        signed_path: str,
+        secret: bytes,
+        out: TextIO | None = None,
+        received: Synchronized[int] | None = None,
+    ) -> None:
         self.signed_path = signed_path.encode()
         self.secret = secret
+        self.out = out
+        self.received = received
         self.requests: dict[str, int] = {}
         self.events: dict[str, set[bytes]] = {}
         self.bad_signatures = 0
@@ -40,8 +57,14 @@ class _Counts:
 
     def record(self, path: bytes, headers: dict[bytes, bytes], body: bytes) -> None:
         name = path.decode()
+        event_id = headers.get(b"x-watchdog-event-id", b"")
+        if self.out is not None:
+            self.out.write(f"{time.time():.6f}\t{name}\t{event_id.decode()}\n")
+        if self.received is not None:
+            with self.received.get_lock():
+                self.received.value += 1
         self.requests[name] = self.requests.get(name, 0) + 1
-        self.events.setdefault(name, set()).add(headers.get(b"x-watchdog-event-id", b""))
+        self.events.setdefault(name, set()).add(event_id)
         if path == self.signed_path:
             timestamp = headers.get(b"x-watchdog-timestamp", b"")
             digest = hmac.new(self.secret, timestamp + b"." + body, hashlib.sha256)
@@ -84,20 +107,29 @@ async def _serve_connection(
 
 
 def _serve(
-    port: int, signed_path: str, secret: str, ready: Event, stop: Event, out: Queue[Any]
+    port: int,
+    signed_path: str,
+    secret: str,
+    ready: Event,
+    stop: Event,
+    out: Queue[Any],
+    record: str | None = None,
+    received: Synchronized[int] | None = None,
 ) -> None:
-    counts = _Counts(signed_path, secret.encode())
+    # Line-buffered: every arrival on disk as it happens.
+    with open(record, "a", buffering=1) if record else contextlib.nullcontext() as lines:
+        counts = _Counts(signed_path, secret.encode(), lines, received if record else None)
 
-    async def main() -> None:
-        server = await asyncio.start_server(
-            lambda r, w: _serve_connection(counts, r, w), HOST, port, backlog=128
-        )
-        ready.set()
-        async with server:
-            await asyncio.get_running_loop().run_in_executor(None, stop.wait)
-        out.put(counts.summary())
+        async def main() -> None:
+            server = await asyncio.start_server(
+                lambda r, w: _serve_connection(counts, r, w), HOST, port, backlog=128
+            )
+            ready.set()
+            async with server:
+                await asyncio.get_running_loop().run_in_executor(None, stop.wait)
+            out.put(counts.summary())
 
-    asyncio.run(main())
+        asyncio.run(main())
 
 
 def _free_port() -> int:
@@ -111,8 +143,9 @@ class HttpSink:
     """`with HttpSink(signed_path="/hook", secret=...) as sink:` ... `sink.summary()` at
     the end (it stops the server) says what was received."""
 
-    def __init__(self, *, signed_path: str, secret: str) -> None:
+    def __init__(self, *, signed_path: str, secret: str, record: str | None = None) -> None:
         context = multiprocessing.get_context("spawn")
+        self.received: Synchronized[int] = context.Value("q", 0)
         self.host = HOST
         self.port = _free_port()
         self._ready = context.Event()
@@ -121,7 +154,16 @@ class HttpSink:
         self._summary: dict[str, Any] | None = None
         self._process = context.Process(
             target=_serve,
-            args=(self.port, signed_path, secret, self._ready, self._stop, self._out),
+            args=(
+                self.port,
+                signed_path,
+                secret,
+                self._ready,
+                self._stop,
+                self._out,
+                record,
+                self.received,
+            ),
             name="bench-http-sink",
             daemon=True,
         )

@@ -4,6 +4,7 @@
         .venv/bin/python bench/stack_e2e.py                  # 100,000 tickets over 10 minutes
     ... bench/stack_e2e.py --tickets 20000                   # another scale, same schedule
     ... bench/stack_e2e.py --quick                           # 2,000 tickets over 2 minutes
+    ... bench/stack_e2e.py --fanout                          # + escalation to people, endpoints
     ... bench/stack_e2e.py --render bench/results/stack_e2e-....json
 
 DATABASE_URL picks the PostgreSQL *server*; the benchmark uses its own database on it
@@ -16,6 +17,13 @@ on a fixed schedule: SIGKILL a worker (replacement 10 s later), kill and restart
 stop the SMTP server for a minute. Then it waits (bounded) until everything is delivered
 and compares what the SMTP server accepted with what was due. See bench/README.md
 ("Distributed stack end to end").
+
+`--fanout` (issue 13): the tickets belong to a team (a lead, an assignee) with two
+endpoints, a signed webhook and a Slack-compatible one, on a recording HTTP receiver
+(bench/http_sink.py, its own process); the default escalation policy tells the assignee
+by email and the Slack endpoint at the warning (level 1), the lead by email and the
+webhook at the breach (level 2), besides the owner's two emails: six deliveries per
+ticket, each measured from its threshold to its acceptance, by channel.
 """
 
 from __future__ import annotations
@@ -44,6 +52,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import dataset  # noqa: E402
+from bench.http_sink import HttpSink  # noqa: E402
 from bench.smtp_sink import HOST, CountingHandler, _free_port  # noqa: E402
 
 if TYPE_CHECKING:
@@ -71,6 +80,10 @@ REPLACEMENT_AFTER_SECONDS = 10.0
 # How long after each disruption its emails count as "in a chaos window" (by threshold).
 LEASE_SECONDS = int(RUN_SETTINGS["SLA_DELIVERY_LEASE_SECONDS"])
 RECOVERY_SECONDS = {"worker_kill": LEASE_SECONDS + 15, "redis_restart": 30, "smtp_outage": 45}
+# --fanout: the team's endpoints on the recording HTTP receiver, and the channels reported.
+FANOUT_SECRET = "bench-stack-fanout-secret"  # noqa: S105 -- the benchmark endpoint's
+WEBHOOK_PATH, SLACK_PATH = "/hook", "/slack"
+CHANNELS = ("email_owner", "email_person", "webhook", "slack")
 
 
 def say(message: str) -> None:
@@ -250,7 +263,7 @@ def celery(role: str, name: str, schedule: Path, concurrency: int = 1) -> list[s
 
 
 def configure(
-    *, pg_database: str, redis_port: int, smtp_port: int, warning_minutes: int
+    *, pg_database: str, redis_port: int, smtp_port: int, warning_minutes: int, fanout: bool
 ) -> dict[str, str]:
     """The environment for this process and every child; returns the children's."""
     from dotenv import load_dotenv
@@ -281,6 +294,8 @@ def configure(
         **RUN_SETTINGS,
         "SLA_WARNING_MINUTES": str(warning_minutes),
     }
+    if fanout:  # the receiver is on loopback, which the SSRF guard refuses otherwise
+        values["WEBHOOK_ALLOWED_NETWORKS"] = f"{HOST}/32"
     os.environ.update(values)
     return dict(os.environ)
 
@@ -292,8 +307,8 @@ def recreate_database(url: str) -> None:
 
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    if name != DEFAULT_PG_NAME and not name.startswith("sla_bench"):
-        raise SystemExit(f"refusing to drop {name!r}: not a benchmark database")
+    if "bench" not in name:
+        raise SystemExit(f"refusing to drop {name!r}: not a benchmark database (no 'bench')")
     admin_url = parts._replace(path="/postgres").geturl()
     with psycopg.connect(admin_url, autocommit=True) as connection:
         connection.execute(
@@ -349,15 +364,53 @@ def empty_database() -> None:
     )
 
 
+def create_fanout(http: HttpSink) -> dict[str, int]:
+    """--fanout: the team every ticket belongs to, its endpoints and the escalation policy.
+
+    Issue 13's walkthrough, for every ticket: at the warning the assignee gets an email
+    and the team's Slack-compatible channel a message (level 1); at the breach the lead
+    gets an email and the signed webhook a POST (level 2). Returns the team's and the
+    assignee's ids for the tickets' rows.
+    """
+    from django.contrib.auth.models import User
+
+    from notifications.models import Endpoint, EndpointKind
+    from people.models import EscalationLevel, EscalationPolicy
+    from people.services import create_team
+
+    assignee = User.objects.create_user("stack-assignee", email="stack-assignee@example.com")
+    lead = User.objects.create_user("stack-lead", email="stack-lead@example.com")
+    team = create_team(name="Support", members=[assignee], lead=lead)
+    webhook = Endpoint.objects.create(
+        kind=EndpointKind.WEBHOOK, url=http.url(WEBHOOK_PATH), team=team, secret=FANOUT_SECRET
+    )
+    slack = Endpoint.objects.create(kind=EndpointKind.SLACK, url=http.url(SLACK_PATH), team=team)
+    policy = EscalationPolicy.objects.create(name="Stack bench", is_default=True)
+    EscalationLevel.objects.create(
+        policy=policy, position=1, trigger="warning", roles=["assignee"], endpoint=slack
+    )
+    EscalationLevel.objects.create(
+        policy=policy, position=2, trigger="breach", roles=["team_lead"], endpoint=webhook
+    )
+    return {"team_id": team.pk, "assignee_id": assignee.pk}
+
+
 def load_tickets(
-    *, tickets: int, first_deadline: datetime, deadline_seconds: float, warning: timedelta
+    *,
+    tickets: int,
+    first_deadline: datetime,
+    deadline_seconds: float,
+    warning: timedelta,
+    columns: dict[str, int] | None = None,
+    every: int = 1,
 ) -> float:
     """N open, on-track tickets, deadlines evenly over [first_deadline, + deadline_seconds].
 
     As the engine would leave them: on_track, next_check_at = deadline - warning window.
     Returns the commit time. With the legacy schedule, those whose warning moment is already
     past are due at once (their threshold is the commit, the moment a checker can first see
-    them). Ids follow deadlines.
+    them). Ids follow deadlines. `columns`: values every `every`th ticket gets, the others
+    NULL (--fanout: the team and the assignee).
     """
     from django.core.exceptions import FieldDoesNotExist
     from django.db import transaction
@@ -376,6 +429,9 @@ def load_tickets(
             continue
         extra_columns += f", {name}"
         extra_values += f", '{default}'"
+    for name, value in (columns or {}).items():
+        extra_columns += f", {name}"
+        extra_values += f", CASE WHEN i % {int(every)} = 0 THEN {int(value)} END"
     with transaction.atomic():
         execute(
             f"""INSERT INTO tickets_ticket (id, owner_id, title, description, deadline, status,
@@ -401,7 +457,7 @@ def vacuum() -> None:
     execute("VACUUM (ANALYZE) tickets_ticket, notifications_notification")
 
 
-def sample(sink: RecordingSink, started: float) -> dict[str, float]:
+def sample(sink: RecordingSink, started: float, http: HttpSink | None) -> dict[str, float]:
     now = "clock_timestamp()"
     return {
         "t": round(time.time() - started, 1),
@@ -419,14 +475,15 @@ def sample(sink: RecordingSink, started: float) -> dict[str, float]:
             "SELECT COUNT(*) FROM notifications_notification WHERE status = 'pending'"
         ),
         "sent": scalar("SELECT COUNT(*) FROM notifications_notification WHERE status = 'sent'"),
-        "accepted": float(sink.received.value),
+        # Emails the SMTP server accepted, and with --fanout the requests the HTTP receiver read.
+        "accepted": float(sink.received.value + (http.received.value if http else 0)),
     }
 
 
 # --- CPU time, from /proc: what each part of the stack cost, whatever else the machine ran ----
 
 
-CPU_ROLES = ("workers", "beat", "postgresql", "smtp_server", "redis")
+CPU_ROLES = ("workers", "beat", "postgresql", "smtp_server", "redis", "http_server")
 
 
 class CpuMeter:
@@ -440,8 +497,11 @@ class CpuMeter:
     A process first seen after the start counts from zero.
     """
 
-    def __init__(self, *, pg_database: str, redis_port: int, smtp_pid: Any) -> None:
+    def __init__(
+        self, *, pg_database: str, redis_port: int, smtp_pid: Any, http_pid: int | None = None
+    ) -> None:
         self.pg_database = pg_database
+        self.http_pid = http_pid  # --fanout: the HTTP receiver's
         self.redis_port = redis_port
         self.smtp_pid = smtp_pid  # () -> int | None: the recorder's current pid
         self.first: dict[int, float] = {}
@@ -493,6 +553,8 @@ class CpuMeter:
                 role = "postgresql"
             elif smtp_pid is not None and pid == smtp_pid:
                 role = "smtp_server"
+            elif self.http_pid is not None and pid == self.http_pid:
+                role = "http_server"
             elif command.startswith("redis-server") and f":{self.redis_port}" in command:
                 role = "redis"
             if role is not None:
@@ -519,6 +581,10 @@ class Config:
     # "legacy": deadlines over the whole window with a 5-minute warning, the first
     # session's schedule: half the warnings are due at the load, at once.
     schedule: str = "spread"
+    # Issue 13's fan-out (create_fanout): a team, escalation levels, two endpoints, for
+    # every `fanout_every`th ticket (the others: the owner's emails only).
+    fanout: bool = False
+    fanout_every: int = 1
 
     @property
     def warning_minutes(self) -> int:
@@ -546,6 +612,7 @@ class Run:
     exited: list[str] = field(default_factory=list)
     load_average: dict[str, list[float]] = field(default_factory=dict)
     cpu_seconds: dict[str, float] = field(default_factory=dict)
+    receiver: dict[str, Any] = field(default_factory=dict)  # --fanout: the HTTP receiver's
 
 
 def chaos_schedule(config: Config) -> list[tuple[float, str]]:
@@ -568,16 +635,24 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
     log_dir.mkdir(parents=True, exist_ok=True)
     redis_port = _free_port()
     sink = RecordingSink(log_dir)
+    http_path = log_dir / "http-accepted.tsv" if config.fanout else None
+    http = (
+        HttpSink(signed_path=WEBHOOK_PATH, secret=FANOUT_SECRET, record=str(http_path))
+        if config.fanout
+        else None
+    )
     env = configure(
         pg_database=config.pg_database,
         redis_port=redis_port,
         smtp_port=sink.port,
         warning_minutes=config.warning_minutes,
+        fanout=config.fanout,
     )
     recreate_database(os.environ["DATABASE_URL"])
     setup_django(config.pg_database)
     say(f"database {config.pg_database} created afresh; logs in {log_dir}")
     empty_database()
+    columns = create_fanout(http) if http is not None else None
 
     result = Run(config=config)
     result.load_average["start"] = list(os.getloadavg())
@@ -586,6 +661,8 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
     try:
         start_redis(processes, redis_port, env)
         sink.start()
+        if http is not None:
+            http.start()
         for n in (1, 2):
             processes.start(
                 f"worker-{n}", celery("worker", f"bench-w{n}", schedule, config.concurrency), env
@@ -603,6 +680,8 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
             first_deadline=first_deadline,
             deadline_seconds=config.window_seconds - config.first_deadline_seconds,
             warning=timedelta(minutes=config.warning_minutes),
+            columns=columns,
+            every=config.fanout_every,
         )
         say(
             f"{config.tickets:,} tickets loaded in "
@@ -615,17 +694,20 @@ def run(config: Config) -> tuple[Run, dict[str, Any]]:
             pg_database=config.pg_database,
             redis_port=redis_port,
             smtp_pid=lambda: sink.process.pid if sink.process is not None else None,
+            http_pid=http.pid if http is not None else None,
         )
         meter.read()
-        drive(config, result, processes, sink, env, schedule, meter)
+        drive(config, result, processes, sink, env, schedule, meter, http)
         meter.read()
         result.cpu_seconds = meter.totals()
     finally:
         say("stopping the stack")
         processes.stop_all()
         sink.stop()
+        if http is not None:
+            result.receiver = http.summary()
     result.load_average["end"] = list(os.getloadavg())
-    return result, analyse(result, sink)
+    return result, analyse(result, sink, http_path)
 
 
 def wait_until_checking(processes: Processes) -> None:
@@ -650,6 +732,7 @@ def drive(
     env: dict[str, str],
     schedule: Path,
     meter: CpuMeter,
+    http: HttpSink | None = None,
 ) -> None:
     """Sample, break things on schedule, then wait (bounded) for the outbox to drain."""
     pending_chaos = chaos_schedule(config)
@@ -683,7 +766,7 @@ def drive(
             result.events.append(event)
             say(f"chaos: {action} ({event['done_at'] - event['at']:.1f} s)")
         if now >= next_sample:
-            point = sample(sink, result.started_at)
+            point = sample(sink, result.started_at, http)
             meter.read()
             result.samples.append(point)
             next_sample = now + SAMPLE_EVERY_SECONDS
@@ -756,14 +839,31 @@ def chaos_windows(result: Run) -> list[tuple[str, float, float]]:
     return windows
 
 
-def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
+def http_records(path: Path | None) -> list[tuple[float, str, str]]:
+    """(arrival time, path, event id) per request the HTTP receiver read (--fanout)."""
+    if path is None or not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        at, where, event_id = line.split("\t")
+        rows.append((float(at), where, event_id))
+    return rows
+
+
+def analyse(result: Run, sink: RecordingSink, http_path: Path | None = None) -> dict[str, Any]:
     from django.db import connection
 
     with connection.cursor() as cursor:
+        # The channel: the endpoint's kind, or an escalation level's email to a person, or
+        # the owner's email.
         cursor.execute(
             """SELECT n.ticket_id, n.kind, n.status, n.message_key::text, n.attempts,
-                EXTRACT(EPOCH FROM t.deadline), n.last_error
-            FROM notifications_notification n JOIN tickets_ticket t ON t.id = n.ticket_id"""
+                EXTRACT(EPOCH FROM t.deadline), n.last_error,
+                CASE WHEN e.kind IS NOT NULL THEN e.kind
+                     WHEN n.recipient_user_id IS NOT NULL THEN 'email_person'
+                     ELSE 'email_owner' END
+            FROM notifications_notification n JOIN tickets_ticket t ON t.id = n.ticket_id
+            LEFT JOIN notifications_endpoint e ON e.id = n.endpoint_id"""
         )
         rows = cursor.fetchall()
         cursor.execute(
@@ -777,6 +877,10 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
     for accepted_at, message_id, _, _ in records:
         by_message.setdefault(message_id, []).append(accepted_at)
     per_header = Counter((ticket, kind) for _, _, kind, ticket in records)
+    hooks = http_records(http_path)
+    by_event: dict[str, list[float]] = {}
+    for arrived_at, _, event_id in hooks:
+        by_event.setdefault(event_id, []).append(arrived_at)
 
     warning_seconds = 60.0 * result.config.warning_minutes
     windows = chaos_windows(result)
@@ -792,25 +896,53 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
     cancelled_but_received = 0
     missed_tickets: set[int] = set()
     attempts: Counter[int] = Counter()
-    for ticket_id, kind, status, key, tries, deadline, last_error in rows:
+    # Per channel: counts, and the delays (all, and outside the chaos windows).
+    counts: dict[str, Counter[str]] = {name: Counter() for name in CHANNELS}
+    by_channel: dict[str, list[float]] = {name: [] for name in CHANNELS}
+    by_channel_clean: dict[str, list[float]] = {name: [] for name in CHANNELS}
+    emails_per_header: Counter[tuple[str, str]] = Counter()
+    known_events: set[str] = set()
+    for ticket_id, kind, status, key, tries, deadline, last_error, channel in rows:
         statuses[(kind, status)] += 1
         attempts[tries] += 1
-        message_id = f"<{key}@sla-watchdog>"
-        known.add(message_id)
-        accepted = by_message.get(message_id)
-        if kind == "missed":
+        tally = counts.setdefault(channel, Counter())
+        tally["rows"] += 1
+        if channel.startswith("email"):
+            message_id = f"<{key}@sla-watchdog>"
+            known.add(message_id)
+            accepted = by_message.get(message_id)
+            if status != "cancelled" or accepted:  # a cancelled one may have gone anyway
+                emails_per_header[(str(ticket_id), kind)] += 1
+        else:
+            known_events.add(key)
+            accepted = by_event.get(key)
+        if accepted and len(accepted) > 1:
+            tally["duplicate_copies"] += len(accepted) - 1
+        if kind == "missed" and channel == "email_owner":
             missed_tickets.add(ticket_id)
         if status == "cancelled" and kind == "warning":
             if accepted:
                 cancelled_but_received += 1
+                tally["cancelled_but_received"] += 1
             else:
                 superseded_warnings += 1
+                tally["superseded"] += 1
             continue
         if not accepted:
             if status == "sent":
                 sent_unreceived += 1
-            lost.append({"ticket": ticket_id, "kind": kind, "status": status, "error": last_error})
+            tally["lost"] += 1
+            lost.append(
+                {
+                    "ticket": ticket_id,
+                    "kind": kind,
+                    "channel": channel,
+                    "status": status,
+                    "error": last_error,
+                }
+            )
             continue
+        tally["accepted"] += 1
         nominal = float(deadline) - (warning_seconds if kind == "warning" else 0.0)
         threshold = max(nominal, result.committed_at)
         group = kind
@@ -818,28 +950,35 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
             group = "warning_at_load"
         delay = min(accepted) - threshold
         delays[group].append(delay)
+        by_channel.setdefault(channel, []).append(delay)
         in_window = [name for name, low, high in windows if low <= threshold <= high]
         for name in in_window:
             affected[name].append(delay)
         if not in_window:
             clean[group].append(delay)
+            by_channel_clean.setdefault(channel, []).append(delay)
         timeline.setdefault(int((threshold - result.window_start) // 60), []).append(delay)
 
     no_miss = [t for t in deadlines if t not in missed_tickets]
     duplicate_copies = sum(len(times) - 1 for times in by_message.values() if len(times) > 1)
-    header_duplicates = sum(n - 1 for n in per_header.values() if n > 1)
+    # Copies beyond the emails due for that (ticket, kind): one for the owner, and with
+    # --fanout one per person an escalation level tells.
+    header_duplicates = sum(
+        max(0, n - max(1, emails_per_header[key])) for key, n in per_header.items()
+    )
     everything = [d for values in delays.values() for d in values]
     everything_clean = [d for values in clean.values() for d in values]
-    accepted_times = sorted(at for at, _, _, _ in records)
+    accepted_times = sorted([at for at, _, _, _ in records] + [at for at, _, _ in hooks])
     per_minute = Counter(int((at - result.window_start) // 60) for at in accepted_times)
     busiest = max(per_minute.values()) / 60 if per_minute else 0.0
     span = accepted_times[-1] - accepted_times[0] if len(accepted_times) > 1 else 0.0
     peak = max(result.samples, key=lambda s: s["pending_due"], default=None)
     cpu = result.cpu_seconds
+    # Per accepted email, or with --fanout per accepted delivery (emails and POSTs).
     cpu_ms_per_email: dict[str, float] = {
-        role: round(1000 * seconds / len(records), 3)
+        role: round(1000 * seconds / len(accepted_times), 3)
         for role, seconds in cpu.items()
-        if records and not role.startswith("machine")
+        if accepted_times and not role.startswith("machine")
     }
     if cpu.get("machine_total"):
         # The share of both CPUs that anything at all (this stack or not) used in the run.
@@ -852,6 +991,23 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
         "smtp_accepted": len(records),
         "distinct_message_ids": len(by_message),
         "unknown_message_ids": len(set(by_message) - known),
+        "http_received": len(hooks),
+        "http_distinct_event_ids": len(by_event),
+        "http_unknown_event_ids": len(set(by_event) - known_events),
+        "duplicate_copies_by_event_id": sum(len(t) - 1 for t in by_event.values() if len(t) > 1),
+        "by_channel": {
+            name: {
+                **{k: counts[name].get(k, 0) for k in ("rows", "accepted", "superseded")},
+                **{
+                    k: counts[name].get(k, 0)
+                    for k in ("lost", "duplicate_copies", "cancelled_but_received")
+                },
+                "delay_seconds": percentiles(by_channel[name]),
+                "delay_seconds_outside_chaos": percentiles(by_channel_clean[name]),
+            }
+            for name in counts
+            if counts[name].get("rows")
+        },
         "duplicate_copies_by_message_id": duplicate_copies,
         "duplicate_copies_by_ticket_kind": header_duplicates,
         "lost": len(lost) + len(no_miss),
@@ -873,7 +1029,7 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
         "delay_by_threshold_minute": {str(m): percentiles(v) for m, v in sorted(timeline.items())},
         "accepted_per_minute": {str(m): n for m, n in sorted(per_minute.items())},
         "throughput_emails_per_s": {
-            "overall": round(len(records) / span, 1) if span else None,
+            "overall": round(len(accepted_times) / span, 1) if span else None,
             "busiest_minute": round(busiest, 1),
         },
         "peak_backlog": peak,
@@ -894,17 +1050,31 @@ def analyse(result: Run, sink: RecordingSink) -> dict[str, Any]:
 
 def render(document: dict[str, Any]) -> str:
     c, r, a = document["config"], document["run"], document["analysis"]
+    fanout = c.get("fanout", False)
     expected = c["tickets"] * 2
+    unit = "deliveries" if fanout else "emails"
     lines = [
         f"Distributed stack end to end: {c['tickets']:,} tickets, deadlines over "
         f"{c['window_seconds']:.0f} s, chaos {'on' if c['chaos'] else 'off'}, "
-        f"schedule {c.get('schedule', 'legacy')}, 2 workers x {c.get('concurrency', 1)}",
+        f"schedule {c.get('schedule', 'legacy')}, 2 workers x {c.get('concurrency', 1)}"
+        + (
+            f", fan-out (team, 2 escalation levels, webhook + Slack) for 1 ticket in "
+            f"{c.get('fanout_every', 1)}"
+            if fanout
+            else ""
+        ),
         f"  machine: {document['machine']}; load average {r['load_average']}",
         f"  settings: {document['run_settings']}",
         f"  drained: {r['drained']} ({r['finished_at'] - r['window_end']:.0f} s after the "
         "last deadline)",
         "",
-        f"  emails due (warning + missed per ticket)  {expected:,}",
+        f"  emails due (warning + missed per ticket)  {expected:,}"
+        + (
+            f" to owners; {sum(ch['rows'] for ch in a['by_channel'].values()):,} "
+            "deliveries queued in all"
+            if fanout
+            else ""
+        ),
         f"  accepted by SMTP (copies)                 {a['smtp_accepted']:,}",
         f"  distinct Message-IDs                      {a['distinct_message_ids']:,}",
         f"  warnings superseded by the miss           {a['warnings_superseded_by_miss']:,}",
@@ -914,13 +1084,41 @@ def render(document: dict[str, Any]) -> str:
         f"  unknown Message-IDs                       {a['unknown_message_ids']:,}",
         f"  throughput (overall / busiest minute)     "
         f"{a['throughput_emails_per_s']['overall']} / "
-        f"{a['throughput_emails_per_s']['busiest_minute']} emails/s",
-        f"  peak backlog (due emails)                 {a['peak_backlog']}",
-        f"  CPU ms per accepted email, by process     {a.get('cpu_ms_per_email', '-')}",
+        f"{a['throughput_emails_per_s']['busiest_minute']} {unit}/s",
+        f"  peak backlog (due {unit})" + " " * (27 - len(unit)) + f"{a['peak_backlog']}",
+        f"  CPU ms per accepted {'delivery' if fanout else 'email'}, by process"
+        + " " * (5 if not fanout else 2)
+        + f"{a.get('cpu_ms_per_email', '-')}",
         f"  notifications                             {a['notifications_by_kind_status']}",
         f"  attempts per notification                 {a['attempts_histogram']}",
+    ]
+    if fanout:
+        lines += [
+            f"  HTTP requests received (distinct ids)     {a['http_received']:,} "
+            f"({a['http_distinct_event_ids']:,}); duplicates by event id "
+            f"{a['duplicate_copies_by_event_id']:,}; unknown event ids "
+            f"{a['http_unknown_event_ids']:,}; bad signatures "
+            f"{r.get('receiver', {}).get('bad_signatures', '-')}",
+            "",
+            "  by channel: threshold -> acceptance by the receiver, seconds",
+            f"  {'':14} {'rows':>8} {'accepted':>8} {'supers.':>8} {'lost':>6} {'dupl.':>6}"
+            f" {'p50':>7} {'p95':>7} {'p99':>7} {'max':>7}   outside chaos: p50 / p99 / max",
+        ]
+        for name, channel in a["by_channel"].items():
+            d, o = channel["delay_seconds"], channel["delay_seconds_outside_chaos"]
+            lines.append(
+                f"  {name:14} {channel['rows']:>8,} {channel['accepted']:>8,} "
+                f"{channel['superseded']:>8,} {channel['lost']:>6,} "
+                f"{channel['duplicate_copies']:>6,} "
+                + " ".join(
+                    f"{d[k] if d[k] is not None else '-':>7}" for k in ("p50", "p95", "p99", "max")
+                )
+                + f"   {o['p50']} / {o['p99']} / {o['max']}"
+            )
+    lines += [
         "",
-        "  delay threshold -> SMTP acceptance, seconds (target p99 <= 5 s)",
+        f"  delay threshold -> acceptance, seconds, every {'delivery' if fanout else 'email'} "
+        "(target p99 <= 5 s)",
         f"  {'':28} {'count':>8} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}",
     ]
     for name, stats in a["delay_seconds"].items():
@@ -929,7 +1127,7 @@ def render(document: dict[str, Any]) -> str:
     lines += ["", "  by minute of threshold (0 = first minute of the window)"]
     for minute, stats in a["delay_by_threshold_minute"].items():
         lines.append(
-            f"  minute {minute:>3}: {stats['count']:>7,} emails, p50 {stats['p50']} s, "
+            f"  minute {minute:>3}: {stats['count']:>7,} {unit}, p50 {stats['p50']} s, "
             f"p99 {stats['p99']} s, max {stats['max']} s; "
             f"accepted in that minute {a['accepted_per_minute'].get(minute, 0):,}"
         )
@@ -962,6 +1160,20 @@ def main() -> None:
         help="spread: every threshold inside the window, evenly (default); legacy: the "
         "first session's, with half the warnings due at the load",
     )
+    parser.add_argument(
+        "--fanout",
+        action="store_true",
+        help="issue 13: a team, escalation levels to the assignee and the lead by email and "
+        "to a webhook and a Slack endpoint on a recording HTTP receiver (6 deliveries a ticket)",
+    )
+    parser.add_argument(
+        "--fanout-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="--fanout: only every Nth ticket in the team, with an assignee and a lead; the "
+        "levels' endpoints still hear of every ticket (the default policy is everyone's)",
+    )
     parser.add_argument("--quick", action="store_true", help="2,000 tickets over 2 minutes")
     parser.add_argument("--render", type=Path, help="print a saved result again")
     args = parser.parse_args()
@@ -982,6 +1194,8 @@ def main() -> None:
         pg_database=args.pg_database,
         schedule=args.schedule,
         concurrency=args.concurrency,
+        fanout=args.fanout,
+        fanout_every=max(1, args.fanout_every),
     )
     result, analysis = run(config)
     document = {
@@ -993,7 +1207,8 @@ def main() -> None:
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     stamp = datetime.fromtimestamp(result.started_at, UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS_DIR / f"stack_e2e-{config.tickets}-{stamp}.json"
+    suffix = "-fanout" if config.fanout else ""
+    path = RESULTS_DIR / f"stack_e2e-{config.tickets}{suffix}-{stamp}.json"
     path.write_text(json.dumps(document, indent=2, default=str))
     print(render(document))
     say(f"written {path}")

@@ -65,8 +65,10 @@ class DeliveryReport:
     # deliver_due stopped at its time budget or batch limit with a full last batch: more
     # emails may well be due.
     more_due: bool = False
-    # The mail server could not be reached: the rest waits for the next call.
+    # A channel could not be reached: the rest waits for the next call.
     unreachable: bool = False
+    # That channel was email: the webhook and chat copies do not depend on it.
+    email_unreachable: bool = False
 
     def add(self, other: "DeliveryReport") -> None:
         self.sent += other.sent
@@ -76,6 +78,7 @@ class DeliveryReport:
         self.held += other.held
         self.errors.extend(other.errors)
         self.unreachable = self.unreachable or other.unreachable
+        self.email_unreachable = self.email_unreachable or other.email_unreachable
 
 
 def retry_delay(attempts: int) -> timedelta:
@@ -100,8 +103,10 @@ def deliver_due(
     that must return to other work (a Celery worker, so that the SLA check is not stuck
     behind a backlog) sends at most the budget plus one batch. Whenever it stops after a
     full batch, `more_due` says so, and the caller decides who sends the rest. When the
-    mail server cannot be reached it stops after that one batch (`unreachable`): trying
-    the next batches would only wait for the same timeout again and again.
+    mail server cannot be reached it sends no more emails (`unreachable`): trying the
+    next batches would only wait for the same timeout again and again. The webhook and
+    chat copies do not depend on it: it goes on with those alone, so that an SMTP outage
+    does not hold them back too. Any other channel out of reach stops it after that batch.
 
     `on_sent` is called after every batch with the rows it delivered (see send_batch).
     """
@@ -112,18 +117,30 @@ def deliver_due(
         if batch and time_budget is not None and time.monotonic() - started >= time_budget:
             report.more_due = True
             break
-        claimed = claim(now=now or timezone.now(), limit=batch_size, ticket_ids=ticket_ids)
+        claimed = claim(
+            now=now or timezone.now(),
+            limit=batch_size,
+            ticket_ids=ticket_ids,
+            endpoints_only=report.email_unreachable,
+        )
         if not claimed:
             break
-        report.add(send_batch(claimed, transport=transport, on_sent=on_sent))
-        if len(claimed) < batch_size or report.unreachable:
+        sent = send_batch(claimed, transport=transport, on_sent=on_sent)
+        report.add(sent)
+        if len(claimed) < batch_size or (sent.unreachable and not sent.email_unreachable):
             break
     else:
         report.more_due = True
     return report
 
 
-def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> list[Notification]:
+def claim(
+    *,
+    now: datetime,
+    limit: int,
+    ticket_ids: list[int] | None = None,
+    endpoints_only: bool = False,
+) -> list[Notification]:
     """Take up to `limit` due rows for one lease; other senders skip them until it ends.
 
     First attempts go before retries, oldest first within each: after an SMTP outage the
@@ -131,12 +148,17 @@ def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> 
     so one broken minute would make the next ten late too. The retries still get the
     capacity the new rows leave, and at least RETRY_SHARE of every batch (of ten or more),
     so a stream of new rows cannot hold them back for ever.
+
+    `endpoints_only`: the webhook and chat copies alone (the mail server is out of reach).
+    The same indexes, read past the emails due: only while SMTP is down.
     """
     lease_end = now + timedelta(seconds=settings.SLA_DELIVERY_LEASE_SECONDS)
     with transaction.atomic():
         due = Notification.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
         if ticket_ids is not None:
             due = due.filter(ticket_id__in=ticket_ids)
+        if endpoints_only:
+            due = due.filter(endpoint__isnull=False)
         first = _lock_oldest(due.filter(attempts=0), limit)  # notification_first_attempt_idx
         reserved = int(limit * RETRY_SHARE)  # none in batches under 10
         retries = _lock_oldest(
@@ -184,7 +206,9 @@ def send_batch(
     report = DeliveryReport()
     emails = [row for row in claimed if row.endpoint_id is None]
     if emails:
-        report.add(_send_channel(emails, transport=transport, on_sent=on_sent))
+        mailed = _send_channel(emails, transport=transport, on_sent=on_sent)
+        mailed.email_unreachable = mailed.unreachable
+        report.add(mailed)
     for kind, factory in TRANSPORTS.items():
         rows = [row for row in claimed if row.endpoint is not None and row.endpoint.kind == kind]
         if rows:

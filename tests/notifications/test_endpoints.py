@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from notifications.delivery import deliver_due
 from notifications.models import DeliveryStatus, Endpoint, EndpointKind, Notification
 from people.models import Team
 from tests.conftest import client_for
@@ -178,6 +179,32 @@ def test_500_is_retried_later_through_the_outbox(
     hooks = posts(receiver, "/hook")
     assert len(hooks) == 2
     assert hooks[0].headers["X-Watchdog-Event-Id"] == hooks[1].headers["X-Watchdog-Event-Id"]
+
+
+def test_an_smtp_outage_does_not_hold_back_the_endpoints(
+    clock, make_ticket, team, endpoints, receiver, smtp_settings, settings
+):
+    tickets = [make_ticket(due_in=timedelta(hours=2), team=team) for _ in range(3)]
+    clock.shift(timedelta(hours=1, minutes=50))
+    run_state_changes()  # per ticket: the owner's warning email and the two endpoints' copies
+    smtp_settings.stop()
+
+    report = deliver_due(batch_size=2)  # emails first: the first batch finds no mail server
+
+    assert (report.unreachable, report.sent) == (True, 6)
+    assert len(posts(receiver, "/hook")) == len(posts(receiver, "/slack")) == 3
+    rows = Notification.objects.filter(ticket__in=tickets)
+    copies = rows.filter(endpoint__isnull=False)
+    assert set(copies.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    emails = rows.filter(endpoint__isnull=True)
+    assert set(emails.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+    assert emails.filter(attempts=0).exists(), "the mail server tried once, not per batch"
+
+    smtp_settings.start()
+    clock.shift(timedelta(seconds=settings.SLA_RETRY_BASE_SECONDS))
+    deliver_due()
+    assert set(emails.values_list("status", flat=True)) == {DeliveryStatus.SENT}
+    assert len(receiver.received) == 6, "no endpoint told twice"
 
 
 def test_a_resolved_ticket_cancels_its_undelivered_webhooks_too(
