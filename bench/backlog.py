@@ -344,7 +344,13 @@ def per_batch(
     real_claim, real_send = delivery.claim, delivery.send_batch
     state: dict[str, Any] = {"sent": 0}
 
-    def claim(*, now: datetime, limit: int, ticket_ids: list[int] | None = None) -> Any:
+    def claim(
+        *,
+        now: datetime,
+        limit: int,
+        ticket_ids: list[int] | None = None,
+        endpoints_only: bool = False,
+    ) -> Any:
         if explain:
             for name, share in SNAPSHOTS.items():
                 if name not in snapshots and state["sent"] >= share * total:
@@ -361,7 +367,9 @@ def per_batch(
             cpu_seconds(smtp_pid),
         )
         with connection.execute_wrapper(counter):
-            return real_claim(now=now, limit=limit, ticket_ids=ticket_ids)
+            return real_claim(
+                now=now, limit=limit, ticket_ids=ticket_ids, endpoints_only=endpoints_only
+            )
 
     def send_batch(claimed: Any, **kwargs: Any) -> Any:
         counter = state["counter"]
