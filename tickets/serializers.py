@@ -280,6 +280,6 @@ class ComplianceReportSerializer(serializers.Serializer[Any]):
     percentiles = serializers.ChoiceField(
         choices=["exact", "estimated"],
         help_text="How the medians and 90th percentiles were found: exact, or estimated "
-        "within 1% (or 1 second) from the daily roll-up, for periods over 31 days read by "
+        "within 1% (or 1 second) from the daily roll-up, for periods over a week read by "
         "staff (docs/reports.md). Counts and paused time are always exact.",
     )

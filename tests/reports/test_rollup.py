@@ -233,14 +233,23 @@ def test_a_policy_moved_to_another_calendar_marks_every_day(desk):
     assert ReportStale.objects.filter(day__isnull=True).exists()
 
 
-def test_readers_who_do_not_see_every_ticket_and_months_are_counted_exactly(alice, staff, desk):
+def test_readers_who_do_not_see_every_ticket_and_weeks_are_counted_exactly(alice, staff, desk):
     assert compliance(alice, start=START, end=END, group_by="team", now=NOW).percentiles == (
         "exact"
     )
+    week = (datetime(2026, 1, 5, tzinfo=UTC), datetime(2026, 1, 12, tzinfo=UTC))
+    assert compliance(staff, start=week[0], end=week[1], group_by="team", now=NOW).percentiles == (
+        "exact"
+    )
+
+
+@pytest.mark.parametrize("group_by", ["priority", "assignee"])
+def test_a_month_for_staff_comes_from_the_rollup_and_agrees(staff, desk, group_by, monkeypatch):
     month = (datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 2, 1, tzinfo=UTC))
-    assert compliance(
-        staff, start=month[0], end=month[1], group_by="team", now=NOW
-    ).percentiles == ("exact")
+    rolled = compliance(staff, start=month[0], end=month[1], group_by=group_by, now=NOW)
+
+    assert rolled.percentiles == "estimated"
+    assert_agree(rolled, exact(staff, group_by, monkeypatch, start=month[0], end=month[1]))
 
 
 def test_too_many_days_marked_send_the_report_back_to_the_tickets(staff, desk):
