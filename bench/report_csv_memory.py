@@ -5,11 +5,12 @@
         [--pg-prefix sla_bench_csv] [--baseline ../base-worktree] [--reuse]
 
 Each size is bench/reports.py's table (tickets with responses, pauses and an office-hours
-policy) in its own database, `<pg-prefix>_<size>`. For each size, and for each code tree
-(this one, and `--baseline` when given: another checkout, e.g. a `git worktree` of main,
-run on the same data in the same run), a fresh process signs a staff user in, warms up
-with the CSV of one day, then downloads the CSV of a year (2025-03-01 to 2026-03-01,
-every ticket, by priority) through Django's test client, draining the stream:
+policy) in its own database, `<pg-prefix>_<size>`, with the report's days rolled up (as
+the checks keep them): a staff year's CSV is read from the roll-up. For each size, and
+for each code tree (this one, and `--baseline` when given: another checkout, e.g. a `git
+worktree` of main, run on the same data in the same run), a fresh process signs a staff
+user in, warms up with the CSV of one day, then downloads the CSV of a year (2025-03-01
+to 2026-03-01, every ticket, by priority) through Django's test client, draining the stream:
 
 - RSS: the peak resident set size during the request (sampled every 5 ms by a thread)
   minus the RSS just before it;

@@ -176,7 +176,9 @@ def main() -> None:
     parser.add_argument("--tickets", type=int, default=1_000_000)
     parser.add_argument("--reuse", action="store_true")
     parser.add_argument("--pg-database", default="sla_bench_reports")
-    parser.add_argument("--load-only", action="store_true", help="load (or reuse), no timing")
+    parser.add_argument(
+        "--load-only", action="store_true", help="load (or reuse) and roll up, no timing"
+    )
     args = parser.parse_args()
     configure(args.pg_database)
     os.environ["BENCH_PG_DATABASE"] = args.pg_database
@@ -189,10 +191,10 @@ def main() -> None:
     if name not in {str(dataset.SQLITE_PATH), args.pg_database}:
         raise SystemExit(f"refusing to run against database {name!r}: not the benchmark's")
     load(args.tickets, reuse=args.reuse)
-    if args.load_only:
-        return
     days, seconds = refresh_rollup()
     print(f"roll-up: {days} days counted in {seconds:.1f} s")
+    if args.load_only:
+        return
     print(f"{connection.vendor}, {args.tickets} tickets, now {NOW.isoformat()}")
     print(
         f"{'who':<10} {'period':<6} {'group_by':<9} {'percentiles':<11} {'tickets':>8} "
