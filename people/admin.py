@@ -1,6 +1,12 @@
+from typing import Any
+
 from django.contrib import admin
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
 
 from people.models import LEVEL_FIELDS, EscalationLevel, EscalationPolicy, Profile, Team
+from people.services import follow_quiet_hours
 
 
 @admin.register(Team)
@@ -18,6 +24,12 @@ class ProfileAdmin(admin.ModelAdmin[Profile]):
     list_select_related = ["user"]
     search_fields = ["user__username"]
     raw_id_fields = ["user", "quiet_calendar"]
+
+    def save_model(self, request: HttpRequest, obj: Profile, form: Any, change: bool) -> None:
+        # As the API's update: what is held for the user follows the new quiet hours.
+        with transaction.atomic():
+            super().save_model(request, obj, form, change)
+            follow_quiet_hours(obj, now=timezone.now())
 
 
 class EscalationLevelInline(admin.TabularInline[EscalationLevel, EscalationPolicy]):

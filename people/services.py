@@ -76,9 +76,16 @@ def update_profile(*, user: User, now: datetime | None = None, **changes: Any) -
             setattr(profile, field, value)
         validate_quiet_hours(profile.quiet_hours_start, profile.quiet_hours_end)
         profile.save()
-        if not profile.email_enabled:
-            outbox.cancel_held_for(user_id=user.pk)
-        else:
-            hours = profile.quiet_hours()
-            outbox.hold_again(user_id=user.pk, until=hours.until(now) if hours else None, now=now)
+        follow_quiet_hours(profile, now=now)
     return profile
+
+
+def follow_quiet_hours(profile: Profile, *, now: datetime) -> None:
+    """What is held for the profile's user waits for their quiet hours as they are now
+    (sent at once if they are not quiet now), or is cancelled if they want no escalation
+    email. The API's profile update and the admin's both call it."""
+    if not profile.email_enabled:
+        outbox.cancel_held_for(user_id=profile.user_id)
+        return
+    hours = profile.quiet_hours()
+    outbox.hold_again(user_id=profile.user_id, until=hours.until(now) if hours else None, now=now)

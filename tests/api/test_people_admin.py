@@ -1,10 +1,13 @@
 """Assignees, teams and profiles in the admin: the API's rules, as form errors."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
 from notifications.models import Notification
 from people.models import EscalationLevel, Profile
+from tests.conftest import T0
 from tests.factories import TeamFactory
 from tickets.models import Ticket
 
@@ -125,6 +128,34 @@ def test_the_admin_refuses_a_level_that_cannot_work(admin_client, level, message
     assert response.status_code == 200
     assert message in response.content.decode()
     assert not EscalationLevel.objects.exists()
+
+
+def test_quiet_hours_changed_in_the_admin_move_what_is_held(
+    clock, admin_client, make_ticket, alice
+):
+    profile = Profile.objects.create(
+        user=alice, time_zone="Europe/Berlin", quiet_hours_start="22:00", quiet_hours_end="07:00"
+    )
+    ticket = make_ticket()
+    held = Notification.objects.create(
+        ticket=ticket,
+        kind="missed",
+        deadline=ticket.deadline,
+        level=2,
+        recipient_user=alice,
+        status="held",
+        held_until=ticket.deadline + timedelta(hours=9),
+        next_attempt_at=ticket.deadline + timedelta(hours=9),
+    )
+
+    response = admin_client.post(
+        f"/admin/people/profile/{profile.pk}/change/",
+        {"user": alice.pk, "time_zone": "Europe/Berlin", "email_enabled": "on"},
+    )
+
+    assert response.status_code == 302
+    held.refresh_from_db()
+    assert (held.status, held.held_until) == ("pending", T0)
 
 
 def test_the_notifications_admin_shows_escalation_rows(clock, admin_client, make_ticket, bob):
