@@ -125,14 +125,10 @@ def business_times(
 ) -> tuple[dict[Any, BusinessTimes], BusinessTimes]:
     """Per value of `column` (the report's grouping), and for all `tickets` together,
     their business-time durations."""
-    clocks = Clocks()
-    calendars: dict[int | None, Calendar] = {}
+    clocks = Clocks()  # reads each policy once
 
     def calendar_of(policy_id: int | None) -> Calendar:
-        found = calendars.get(policy_id)
-        if found is None:
-            found = calendars[policy_id] = clocks.for_policy(policy_id).calendar
-        return found
+        return clocks.for_policy(policy_id).calendar
 
     groups: dict[Any, BusinessTimes] = {}
     total = BusinessTimes()

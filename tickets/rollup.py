@@ -148,14 +148,10 @@ def tally(
     creation if `by_day`. Pauses still running count up to `now`, or not at all if None
     (a cell's, which the report completes when read)."""
     wanted = [(name, DIMENSIONS[name]) for name in dimensions]
-    clocks = Clocks()
-    calendars: dict[int | None, Calendar] = {}
+    clocks = Clocks()  # reads each policy once
 
     def calendar_of(policy_id: int | None) -> Calendar:
-        found = calendars.get(policy_id)
-        if found is None:
-            found = calendars[policy_id] = clocks.for_policy(policy_id).calendar
-        return found
+        return clocks.for_policy(policy_id).calendar
 
     paused = _pauses(tickets, calendar_of, now=now)
     result: Tallies = {}

@@ -200,10 +200,8 @@ def quiet_alice(people):
     )
 
 
-def test_quiet_hours_hold_the_assignee_s_email_until_seven_her_time(clock, policy, people):
-    """alice is quiet 22:00-07:00 in Berlin. A warning 10 hours before a 09:00 UTC
-    deadline comes at 23:00 UTC, midnight in Berlin: her level-1 email waits until 07:00
-    Berlin time, 06:00 UTC; the owner's own warning goes at once."""
+def held_warning_for_alice(clock, policy, people):
+    """alice quiet 22:00-07:00 Berlin; her level-1 warning held at 23:00 UTC until 06:00."""
     quiet_alice(people)
     SlaPolicy.objects.filter(pk=policy.pk).update(warning_lead_times=[10 * 3600])
     clock.move_to(datetime(2026, 3, 10, 21, 0, tzinfo=UTC))
@@ -217,8 +215,18 @@ def test_quiet_hours_hold_the_assignee_s_email_until_seven_her_time(clock, polic
     )
     clock.move_to(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
     run_check()
-
     [row] = Notification.objects.filter(ticket=late, recipient_user=people["alice"])
+    assert row.held_until == datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
+    return row
+
+
+def test_quiet_hours_hold_the_assignee_s_email_until_seven_her_time(clock, policy, people):
+    """alice is quiet 22:00-07:00 in Berlin. A warning 10 hours before a 09:00 UTC
+    deadline comes at 23:00 UTC, midnight in Berlin: her level-1 email waits until 07:00
+    Berlin time, 06:00 UTC; the owner's own warning goes at once."""
+    row = held_warning_for_alice(clock, policy, people)
+    late = row.ticket
+
     assert (row.kind, row.status) == ("warning", DeliveryStatus.HELD)
     assert row.held_until == datetime(2026, 3, 11, 6, 0, tzinfo=UTC)  # 07:00 in Berlin
     api_rows = client_for(people["alice"]).get(f"/api/tickets/{late.pk}/notifications/").json()
@@ -239,26 +247,6 @@ def test_quiet_hours_hold_the_assignee_s_email_until_seven_her_time(clock, polic
     assert [m.subject.split(":")[0] for m in sent_to("alice")] == [
         "[SLA Watchdog] SLA at risk (escalation level 1)"
     ]
-
-
-def held_warning_for_alice(clock, policy, people):
-    """alice quiet 22:00-07:00 Berlin; her level-1 warning held at 23:00 UTC until 06:00."""
-    quiet_alice(people)
-    SlaPolicy.objects.filter(pk=policy.pk).update(warning_lead_times=[10 * 3600])
-    clock.move_to(datetime(2026, 3, 10, 21, 0, tzinfo=UTC))
-    late = services.create_ticket(
-        owner=people["bob"],
-        title="Late",
-        priority=Priority.URGENT,
-        team=people["team"],
-        assignee=people["alice"],
-        deadline=datetime(2026, 3, 11, 9, 0, tzinfo=UTC),
-    )
-    clock.move_to(datetime(2026, 3, 10, 23, 0, tzinfo=UTC))
-    run_check()
-    [row] = Notification.objects.filter(ticket=late, recipient_user=people["alice"])
-    assert row.held_until == datetime(2026, 3, 11, 6, 0, tzinfo=UTC)
-    return row
 
 
 def test_quiet_hours_changed_move_what_is_held(clock, policy, people):
